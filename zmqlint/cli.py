@@ -1,0 +1,194 @@
+"""The command line: ``zmqlint [check] [PATHS...]``, ``zmqlint rules``, ``zmqlint rule CODE``.
+
+Exit status: 0 when no findings are left, 1 when some are, 2 on a usage, configuration or
+internal error (always with a one-line message, never a bare traceback).
+"""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+from typing import List, Optional, Sequence
+
+import click
+from rich.console import Console
+from rich.markdown import Markdown
+from rich.table import Table
+
+from zmqlint import __version__
+from zmqlint.config import Config, ConfigError
+from zmqlint.discovery import UsagePathError
+from zmqlint.engine import FixMode
+from zmqlint.rules import ENGINE_CODES, all_rules, rule_for
+
+EXIT_CLEAN, EXIT_FINDINGS, EXIT_ERROR = 0, 1, 2
+
+
+class DefaultGroup(click.Group):
+    """A group whose default command is ``check``: ``zmqlint --fix src`` means ``zmqlint check --fix src``."""
+
+    default_command = "check"
+
+    def parse_args(self, ctx: click.Context, args: List[str]) -> List[str]:
+        if not args or (args[0] not in self.commands and args[0] not in ("--help", "-h", "--version")):
+            args = [self.default_command, *args]
+        return super().parse_args(ctx, args)
+
+
+def _split_codes(values: Sequence[str]) -> List[str]:
+    return [code.strip() for value in values for code in value.split(",") if code.strip()]
+
+
+def fail(message: str) -> "click.exceptions.Exit":
+    click.echo(f"zmqlint: error: {message}", err=True)
+    return click.exceptions.Exit(EXIT_ERROR)
+
+
+@click.group(cls=DefaultGroup, context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(__version__, prog_name="zmqlint")
+def cli() -> None:
+    """Find and fix the bugs that crash, hang or expose ZeroMQ, asyncio and thread services."""
+
+
+@cli.command()
+@click.argument("paths", nargs=-1, type=click.Path(path_type=str))
+@click.option("--fix", is_flag=True, help="Apply safe fixes.")
+@click.option("--unsafe-fixes", is_flag=True, help="With --fix or --diff: also apply unsafe fixes.")
+@click.option("--diff", is_flag=True, help="Print the fixes as a unified diff; write nothing.")
+@click.option("--select", multiple=True, help="Codes or prefixes to check (replaces the configured selection).")
+@click.option("--extend-select", multiple=True, help="Codes or prefixes to check in addition.")
+@click.option("--ignore", multiple=True, help="Codes or prefixes not to check.")
+@click.option(
+    "--format",
+    "output_format",
+    type=click.Choice(["text", "json", "sarif", "github"]),
+    default="text",
+    show_default=True,
+    help="Output format.",
+)
+@click.option("--config", "config_path", type=click.Path(path_type=Path, dir_okay=False), help="Configuration file.")
+@click.option("--output-file", "-o", type=click.Path(path_type=Path, dir_okay=False), help="Write the report here.")
+@click.option("--exit-zero", is_flag=True, help="Exit 0 even when findings are left.")
+@click.option("--quiet", "-q", is_flag=True, help="Print nothing but the findings.")
+def check(
+    paths: Sequence[str],
+    fix: bool,
+    unsafe_fixes: bool,
+    diff: bool,
+    select: Sequence[str],
+    extend_select: Sequence[str],
+    ignore: Sequence[str],
+    output_format: str,
+    config_path: Optional[Path],
+    output_file: Optional[Path],
+    exit_zero: bool,
+    quiet: bool,
+) -> None:
+    """Lint PATHS (default: the current folder); with --fix, rewrite them."""
+    from zmqlint.reporters import REPORTERS
+    from zmqlint.runner import run
+
+    paths = list(paths) or ["."]
+    try:
+        config = Config.discover([Path(p) for p in paths], explicit=config_path)
+        config.with_overrides(
+            select=_split_codes(select), extend_select=_split_codes(extend_select), ignore=_split_codes(ignore)
+        )
+    except ConfigError as exc:
+        raise fail(str(exc))
+    if diff:
+        fix_mode = FixMode.UNSAFE if unsafe_fixes else FixMode.SAFE
+    elif fix:
+        fix_mode = FixMode.UNSAFE if unsafe_fixes else FixMode.SAFE
+    else:
+        fix_mode = FixMode.NONE
+    try:
+        result = run(paths, config, fix_mode=fix_mode, write=not diff)
+    except UsagePathError as exc:
+        raise fail(str(exc))
+    except ConfigError as exc:
+        raise fail(str(exc))
+    except Exception as exc:  # pragma: no cover - reported, never a bare traceback
+        raise fail(f"internal error: {type(exc).__name__}: {exc}")
+
+    stream = open(output_file, "w", encoding="utf-8") if output_file else sys.stdout
+    try:
+        if diff:
+            stream.write(result.diff())
+        elif output_format == "text" and quiet:
+            for f in result.findings:
+                stream.write(f"{f.path}:{f.line}:{f.column}: {f.code} {f.message}\n")
+        else:
+            REPORTERS[output_format](result, stream)
+    finally:
+        if output_file:
+            stream.close()
+    if output_format != "text" or diff:
+        for note in result.notes:
+            click.echo(f"zmqlint: note: {note}", err=True)
+    for error in result.errors:
+        click.echo(f"zmqlint: error: {error}", err=True)
+    if result.errors:
+        raise click.exceptions.Exit(EXIT_ERROR)
+    if diff:
+        code = EXIT_FINDINGS if (result.findings or result.files_fixed) else EXIT_CLEAN
+    else:
+        code = EXIT_FINDINGS if result.findings else EXIT_CLEAN
+    raise click.exceptions.Exit(EXIT_CLEAN if exit_zero else code)
+
+
+@cli.command("rules")
+@click.option("--format", "output_format", type=click.Choice(["text", "json"]), default="text", show_default=True)
+def rules_command(output_format: str) -> None:
+    """List the rule catalog."""
+    rules = all_rules()
+    if output_format == "json":
+        import json
+
+        click.echo(
+            json.dumps(
+                [
+                    {
+                        "code": code,
+                        "name": rule.NAME,
+                        "severity": rule.SEVERITY.value,
+                        "fix": [a.value for a in rule.FIXES],
+                        "summary": rule.summary(),
+                    }
+                    for code, rule in rules.items()
+                ],
+                indent=2,
+            )
+        )
+        return
+    table = Table(title="zmqlint rules")
+    for column in ("code", "name", "severity", "fix", "what it finds"):
+        table.add_column(column)
+    for code, rule in rules.items():
+        table.add_row(code, rule.NAME, rule.SEVERITY.value, rule.fix_label(), rule.summary())
+    for code, (name, severity, description) in ENGINE_CODES.items():
+        table.add_row(code, name, severity, "none", description)
+    Console(highlight=False).print(table)
+
+
+@cli.command("rule")
+@click.argument("code")
+def rule_command(code: str) -> None:
+    """Print one rule's documentation (by code or name)."""
+    rule = rule_for(code)
+    if rule is None:
+        raise fail(f"unknown rule '{code}'")
+    console = Console(highlight=False)
+    header = f"# {rule.CODE} {rule.NAME}\n\nSeverity: {rule.SEVERITY.value}. Fix: {rule.fix_label()}.\n\n"
+    if console.is_terminal:
+        console.print(Markdown(header + rule.documentation()))
+    else:
+        click.echo(header + rule.documentation())
+
+
+def main() -> None:
+    cli(prog_name="zmqlint")
+
+
+if __name__ == "__main__":  # pragma: no cover
+    main()

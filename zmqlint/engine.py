@@ -1,0 +1,376 @@
+"""The engine: lint one file, fix one file, run over many.
+
+Per file: read and decode once, pick the selected rules whose textual prefilter matches, parse
+once with LibCST, run all those rules in one batched traversal of one `MetadataWrapper`, drop
+suppressed findings. Fixing repeats lint-and-rewrite passes until no applicable fix is left;
+every pass must produce code that compiles, otherwise its fixes are tried one at a time and
+those that break the file are dropped and reported. Files that do not parse are never
+rewritten.
+"""
+
+from __future__ import annotations
+
+import ast
+import difflib
+import enum
+import traceback
+import warnings
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Dict, Iterable, List, Optional, Sequence, Set, Tuple, Type
+
+import libcst as cst
+from libcst.codemod import CodemodContext
+from libcst.codemod.visitors import AddImportsVisitor, RemoveImportsVisitor
+
+from zmqlint.config import Config
+from zmqlint.index import ProjectIndex
+from zmqlint.model import Applicability, Finding, Fix, Severity
+from zmqlint.rule import Rule, RuleContext
+from zmqlint.rules import ENGINE_CODES, all_rules
+from zmqlint.source import ConcurrentModification, SourceError, SourceFile
+from zmqlint.suppress import is_suppressed, parse_suppressions
+
+MAX_FIX_PASSES = 12
+
+
+class FixMode(enum.Enum):
+    NONE = 0
+    SAFE = 1
+    UNSAFE = 2
+
+    def allows(self, fix: Optional[Fix]) -> bool:
+        return self.choose(fix) is not None
+
+    def choose(self, fix: Optional[Fix]) -> Optional[Fix]:
+        """The rewrite this mode applies for ``fix``: itself, its safe fallback, or None."""
+        if fix is None or self is FixMode.NONE:
+            return None
+        if fix.applicability is Applicability.SAFE:
+            return fix
+        if self is FixMode.UNSAFE and fix.applicability is Applicability.UNSAFE:
+            return fix
+        return self.choose(fix.fallback)
+
+
+@dataclass
+class FileResult:
+    path: Path
+    display_path: str
+    #: Findings left (after fixes, when fixing).
+    findings: List[Finding] = field(default_factory=list)
+    #: The fixed text when fixes changed the file.
+    original_text: Optional[str] = None
+    fixed_text: Optional[str] = None
+    fixes_applied: int = 0
+    #: Fixes that were dropped because their result did not compile, and write problems.
+    notes: List[str] = field(default_factory=list)
+    #: Internal errors (a rule crashed): the run exits 2.
+    errors: List[str] = field(default_factory=list)
+    #: Files the findings depend on (read through the project index), for the cache.
+    dependencies: Set[Path] = field(default_factory=set)
+
+    def diff(self) -> str:
+        if self.fixed_text is None or self.original_text is None:
+            return ""
+        return "".join(
+            difflib.unified_diff(
+                self.original_text.splitlines(keepends=True),
+                self.fixed_text.splitlines(keepends=True),
+                fromfile=f"a/{self.display_path}",
+                tofile=f"b/{self.display_path}",
+            )
+        )
+
+
+def engine_finding(display_path: str, code: str, message: str, line: int = 1, column: int = 1) -> Finding:
+    name, severity, _ = ENGINE_CODES[code]
+    return Finding(
+        path=display_path,
+        line=line,
+        column=column,
+        end_line=line,
+        end_column=column,
+        code=code,
+        name=name,
+        severity=Severity(severity),
+        message=message,
+    )
+
+
+def syntax_error_finding(display_path: str, text: str, fallback: Exception) -> Finding:
+    """E999 with the interpreter's own line, column and message where it has one."""
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            compile(text, display_path, "exec", flags=ast.PyCF_ONLY_AST, dont_inherit=True)
+    except SyntaxError as exc:
+        return engine_finding(
+            display_path, "E999", f"SyntaxError: {exc.msg}", line=exc.lineno or 1, column=max(exc.offset or 1, 1)
+        )
+    except (ValueError, RecursionError, MemoryError) as exc:
+        return engine_finding(display_path, "E999", f"{type(exc).__name__}: {exc}")
+    message = getattr(fallback, "message", None) or str(fallback).splitlines()[0]
+    return engine_finding(
+        display_path,
+        "E999",
+        f"cannot parse: {message}",
+        line=getattr(fallback, "raw_line", 1) or 1,
+        column=(getattr(fallback, "raw_column", 0) or 0) + 1,
+    )
+
+
+class _ApplyFixes(cst.CSTTransformer):
+    """Applies many fixes in one traversal: node replacements by identity, and fix
+    transformers chained on every node (each sees the original node and the node as the
+    transformers before it left it)."""
+
+    def __init__(self, replacements: Dict[cst.CSTNode, object], transformers: Sequence[cst.CSTTransformer]):
+        super().__init__()
+        self.replacements = replacements
+        self.transformers = list(transformers)
+
+    def on_visit(self, node: cst.CSTNode) -> bool:
+        for transformer in self.transformers:
+            transformer.on_visit(node)
+        return True
+
+    def on_visit_attribute(self, node: cst.CSTNode, attribute: str) -> None:
+        for transformer in self.transformers:
+            transformer.on_visit_attribute(node, attribute)
+
+    def on_leave_attribute(self, original_node: cst.CSTNode, attribute: str) -> None:
+        for transformer in self.transformers:
+            transformer.on_leave_attribute(original_node, attribute)
+
+    def on_leave(self, original_node: cst.CSTNode, updated_node: cst.CSTNode):
+        result = updated_node
+        for transformer in self.transformers:
+            result = transformer.on_leave(original_node, result)
+            if not isinstance(result, cst.CSTNode):
+                return result
+        if original_node in self.replacements:
+            return self.replacements[original_node]
+        return result
+
+
+def apply_fixes(module: cst.Module, fixes: Sequence[Fix]) -> cst.Module:
+    """``module`` with ``fixes`` applied (their nodes must belong to ``module``)."""
+    replacements: Dict[cst.CSTNode, object] = {}
+    transformers = []
+    for fix in fixes:
+        replacements.update(fix.replacements)
+        if fix.transformer is not None:
+            transformers.append(fix.transformer())
+    new = module.visit(_ApplyFixes(replacements, transformers))
+    adds = [imp for fix in fixes for imp in fix.add_imports]
+    removes = [imp for fix in fixes for imp in fix.remove_imports]
+    if adds:
+        context = CodemodContext()
+        for imp in adds:
+            AddImportsVisitor.add_needed_import(context, imp.module, imp.obj, imp.asname)
+        new = AddImportsVisitor(context).transform_module(new)
+    if removes:
+        context = CodemodContext()
+        for imp in removes:
+            RemoveImportsVisitor.remove_unused_import(context, imp.module, imp.obj, imp.asname)
+        new = RemoveImportsVisitor(context).transform_module(new)
+    return new
+
+
+def compiles(text: str, filename: str = "<fixed>") -> bool:
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            compile(text, filename, "exec", dont_inherit=True)
+        return True
+    except (SyntaxError, ValueError, RecursionError, MemoryError):
+        return False
+
+
+class Engine:
+    """Lints and fixes files under one configuration, sharing one project index."""
+
+    def __init__(
+        self,
+        config: Config,
+        *,
+        fix_mode: FixMode = FixMode.NONE,
+        index: Optional[ProjectIndex] = None,
+        use_prefilter: bool = True,
+    ) -> None:
+        self.config = config
+        self.fix_mode = fix_mode
+        self.use_prefilter = use_prefilter
+        self.index = index or ProjectIndex(config.root, config.source_roots)
+        rules = all_rules()
+        self.enabled_codes = set(config.enabled_codes(list(rules) + list(ENGINE_CODES)))
+        self.rules: List[Type[Rule]] = [rule for code, rule in rules.items() if code in self.enabled_codes]
+
+    # -- selection -------------------------------------------------------------------------
+
+    def _relpath(self, path: Path) -> str:
+        try:
+            return path.resolve().relative_to(self.config.root).as_posix()
+        except ValueError:
+            return path.as_posix()
+
+    def rules_for(self, path: Path, text: str) -> List[Type[Rule]]:
+        ignored = self.config.ignored_for_file(self._relpath(path))
+        chosen = []
+        for rule in self.rules:
+            if any(rule.CODE.startswith(code) for code in ignored):
+                continue
+            if self.use_prefilter and rule.PREFILTER and not any(hint in text for hint in rule.PREFILTER):
+                continue
+            chosen.append(rule)
+        return chosen
+
+    def _code_enabled_for(self, path: Path, code: str) -> bool:
+        if code not in self.enabled_codes:
+            return False
+        return not any(code.startswith(c) for c in self.config.ignored_for_file(self._relpath(path)))
+
+    # -- linting ---------------------------------------------------------------------------
+
+    def lint_text(self, path: Path, display_path: str, text: str) -> Tuple[List[Finding], Optional[cst.Module], List[str]]:
+        """Findings for ``text`` (the content of ``path``), the module the rules saw (None if
+        it did not parse or nothing needed parsing), and internal errors."""
+        rules = self.rules_for(path, text)
+        if not rules:
+            if self._code_enabled_for(path, "E999") and not compiles_ast(text):
+                return [syntax_error_finding(display_path, text, SyntaxError("invalid syntax"))], None, []
+            return [], None, []
+        try:
+            module = cst.parse_module(text)
+        except (cst.ParserSyntaxError, RecursionError, MemoryError, ValueError) as exc:
+            findings = []
+            if self._code_enabled_for(path, "E999"):
+                findings.append(syntax_error_finding(display_path, text, exc))
+            return findings, None, []
+        try:
+            wrapper = cst.MetadataWrapper(module, unsafe_skip_copy=True)
+            context = RuleContext(
+                path=path,
+                display_path=display_path,
+                source=text,
+                wrapper=wrapper,
+                config=self.config,
+                index=self.index,
+            )
+            wrapper.visit_batched([rule(context) for rule in rules])
+        except RecursionError:
+            return [engine_finding(display_path, "E999", "the file is nested too deeply to analyse")], None, []
+        except Exception as exc:  # a rule crashed: report it, keep the run going
+            detail = "".join(traceback.format_exception_only(type(exc), exc)).strip()
+            return [], None, [f"{display_path}: internal error while checking: {detail}"]
+        suppressions = parse_suppressions(text)
+        findings = [f for f in context.findings if not is_suppressed(suppressions, f.line, f.code)]
+        findings.sort(key=lambda f: f.sort_key)
+        return findings, wrapper.module, []
+
+    def check_file(self, path: Path, display_path: str, *, write: bool = True) -> FileResult:
+        """Lint ``path``; when fixing, rewrite it (``write``) or only compute the new text."""
+        result = FileResult(path=path, display_path=display_path)
+        self.index.reset_touched()
+        try:
+            source = SourceFile.read(path)
+        except SourceError as exc:
+            if self._code_enabled_for(path, "E902"):
+                result.findings.append(engine_finding(display_path, "E902", str(exc)))
+            return result
+        if "\0" in source.text:
+            if self._code_enabled_for(path, "E902"):
+                result.findings.append(engine_finding(display_path, "E902", "the file contains NUL bytes; not Python source"))
+            return result
+        findings, module, errors = self.lint_text(path, display_path, source.text)
+        result.errors.extend(errors)
+        if self.fix_mode is FixMode.NONE or module is None or not any(self.fix_mode.allows(f.fix) for f in findings):
+            result.findings = findings
+            result.dependencies = set(self.index.touched)
+            return result
+        text, applied, notes = self._fix_loop(path, display_path, source.text, findings, module)
+        result.notes.extend(notes)
+        if applied and text != source.text:
+            result.original_text = source.text
+            result.fixed_text = text
+            result.fixes_applied = applied
+            if write:
+                try:
+                    source.write(text)
+                except ConcurrentModification as exc:
+                    result.notes.append(str(exc))
+                    result.fixed_text = None
+                    result.fixes_applied = 0
+                    text = source.text
+                except OSError as exc:
+                    result.notes.append(f"{display_path}: cannot write the fixed file: {exc.strerror or exc}")
+                    result.fixed_text = None
+                    result.fixes_applied = 0
+                    text = source.text
+            self.index.set_source(path, text)
+            findings, _, errors = self.lint_text(path, display_path, text)
+            result.errors.extend(errors)
+        result.findings = findings
+        result.dependencies = set(self.index.touched)
+        return result
+
+    # -- fixing ----------------------------------------------------------------------------
+
+    def _fix_loop(
+        self, path: Path, display_path: str, text: str, findings: List[Finding], module: cst.Module
+    ) -> Tuple[str, int, List[str]]:
+        applied = 0
+        notes: List[str] = []
+        rejected: Set[tuple] = set()
+        lines = text.splitlines()
+        for _ in range(MAX_FIX_PASSES):
+            lines = text.splitlines()
+            candidates = [
+                f for f in findings if self.fix_mode.allows(f.fix) and _fix_key(f, lines) not in rejected
+            ]
+            if not candidates or module is None:
+                break
+            new_text = apply_fixes(module, [self.fix_mode.choose(f.fix) for f in candidates]).code
+            if not compiles(new_text, display_path):
+                good = []
+                for finding in candidates:
+                    alone = apply_fixes(module, [self.fix_mode.choose(finding.fix)]).code
+                    if compiles(alone, display_path):
+                        good.append(finding)
+                    else:
+                        rejected.add(_fix_key(finding, lines))
+                        notes.append(
+                            f"{display_path}:{finding.line}:{finding.column}: fix for {finding.code} dropped: "
+                            "the result would not compile"
+                        )
+                if not good:
+                    break
+                new_text = apply_fixes(module, [self.fix_mode.choose(f.fix) for f in good]).code
+                if not compiles(new_text, display_path):
+                    good = good[:1]
+                    new_text = apply_fixes(module, [self.fix_mode.choose(good[0].fix)]).code
+                candidates = good
+            if new_text == text:
+                break
+            applied += len(candidates)
+            text = new_text
+            self.index.set_source(path, text)
+            findings, module, errors = self.lint_text(path, display_path, text)
+            notes.extend(errors)
+        return text, applied, notes
+
+
+def compiles_ast(text: str) -> bool:
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            ast.parse(text)
+        return True
+    except (SyntaxError, ValueError, RecursionError, MemoryError):
+        return False
+
+
+def _fix_key(finding: Finding, lines: List[str]) -> tuple:
+    line = lines[finding.line - 1].strip() if 0 < finding.line <= len(lines) else ""
+    return (finding.code, finding.message, line)

@@ -1,0 +1,551 @@
+"""The project index: facts that span files, gathered lazily and never by importing code.
+
+Rules ask the index cross-module questions — what does this name resolve to, what are this
+class's bases, which methods does it have, what is assigned to `self.X` anywhere in its
+hierarchy. The index answers from the stdlib `ast` of each module it needs, parsing a module
+the first time a question reaches it and keeping the answer for the rest of the run.
+
+Imports resolve against, in order: the configured source roots (`src`), the project root,
+and the importing file's own folder and its ancestors (so `from transport.server import X`
+works when the program puts the folder holding `transport/` on `sys.path`). Relative imports
+resolve against the importing module's package. Nothing outside those folders is read.
+
+Every module the index reads for a question is recorded in `touched`, so the engine can tell
+which files a file's findings depend on (for cache invalidation).
+"""
+
+from __future__ import annotations
+
+import ast
+import warnings
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Dict, Iterable, Iterator, List, Optional, Sequence, Set, Union
+
+from zmqlint.source import SourceError, SourceFile
+
+Symbol = Union["ModuleInfo", "ClassInfo", "FunctionInfo"]
+
+
+@dataclass(frozen=True)
+class ImportRef:
+    """What a local name was imported as: ``module`` (absolute, or relative with ``level``) and
+    ``name`` (None for ``import module``)."""
+
+    module: str
+    name: Optional[str]
+    level: int = 0
+
+    @property
+    def qualified(self) -> str:
+        dots = "." * self.level
+        return f"{dots}{self.module}.{self.name}".replace("..", ".") if self.name else f"{dots}{self.module}"
+
+
+@dataclass
+class FunctionInfo:
+    name: str
+    qualname: str
+    module: "ModuleInfo"
+    node: Union[ast.FunctionDef, ast.AsyncFunctionDef]
+    owner: Optional["ClassInfo"] = None
+
+    @property
+    def is_async(self) -> bool:
+        return isinstance(self.node, ast.AsyncFunctionDef)
+
+    @property
+    def decorators(self) -> List[str]:
+        return [dotted_name(d.func if isinstance(d, ast.Call) else d) or "?" for d in self.node.decorator_list]
+
+    @property
+    def parameters(self) -> List[str]:
+        args = self.node.args
+        return [a.arg for a in [*args.posonlyargs, *args.args, *args.kwonlyargs]]
+
+    def __repr__(self) -> str:
+        return f"<function {self.module.name}.{self.qualname}>"
+
+
+@dataclass
+class ClassInfo:
+    name: str
+    module: "ModuleInfo"
+    node: ast.ClassDef
+    methods: Dict[str, FunctionInfo] = field(default_factory=dict)
+    #: ``self.X = value`` anywhere in the class's methods, and class-level ``X = value``.
+    attributes: Dict[str, List[ast.expr]] = field(default_factory=dict)
+    #: Attributes can appear by means no static reading sees (__getattr__, setattr, __dict__).
+    dynamic_attributes: bool = False
+
+    @property
+    def base_names(self) -> List[Optional[str]]:
+        return [dotted_name(b) for b in self.node.bases]
+
+    def __repr__(self) -> str:
+        return f"<class {self.module.name}.{self.name}>"
+
+    def __hash__(self) -> int:
+        return id(self)
+
+
+@dataclass
+class ModuleInfo:
+    name: str
+    path: Path
+    tree: ast.Module
+    imports: Dict[str, ImportRef] = field(default_factory=dict)
+    classes: Dict[str, ClassInfo] = field(default_factory=dict)
+    functions: Dict[str, FunctionInfo] = field(default_factory=dict)
+    #: Top-level ``NAME = value`` (the last one wins).
+    assignments: Dict[str, ast.expr] = field(default_factory=dict)
+
+    @property
+    def is_package(self) -> bool:
+        return self.path.name == "__init__.py"
+
+    @property
+    def package(self) -> str:
+        return self.name if self.is_package else self.name.rpartition(".")[0]
+
+    def qualified_name(self, dotted: str) -> str:
+        """``dotted`` with its first part replaced by what it was imported as.
+
+        ``T`` after ``from threading import Thread as T`` is ``threading.Thread``; names defined
+        here come back prefixed by this module's name; builtins and unknown names unchanged.
+        """
+        head, _, rest = dotted.partition(".")
+        ref = self.imports.get(head)
+        if ref is not None and ref.level == 0:
+            full = f"{ref.module}.{ref.name}" if ref.name else ref.module
+            return f"{full}.{rest}" if rest else full
+        if head in self.classes or head in self.functions:
+            return f"{self.name}.{dotted}" if self.name else dotted
+        return dotted
+
+    def scope_at(self, line: int) -> List[Union[ClassInfo, FunctionInfo]]:
+        """The classes and functions (outermost first) whose body holds ``line``."""
+        chain: List[Union[ClassInfo, FunctionInfo]] = []
+        for cls in self.classes.values():
+            if _holds(cls.node, line):
+                chain.append(cls)
+                for method in cls.methods.values():
+                    if _holds(method.node, line):
+                        chain.append(method)
+                return chain
+        for func in self.functions.values():
+            if _holds(func.node, line):
+                chain.append(func)
+        return chain
+
+    def __repr__(self) -> str:
+        return f"<module {self.name} {self.path}>"
+
+    def __hash__(self) -> int:
+        return id(self)
+
+
+def _holds(node: ast.AST, line: int) -> bool:
+    start = min([node.lineno, *[d.lineno for d in getattr(node, "decorator_list", [])]])
+    return start <= line <= (node.end_lineno or node.lineno)
+
+
+def dotted_name(node: ast.AST) -> Optional[str]:
+    """``a.b.c`` for Name/Attribute chains, else None."""
+    parts = []
+    while isinstance(node, ast.Attribute):
+        parts.append(node.attr)
+        node = node.value
+    if isinstance(node, ast.Name):
+        parts.append(node.id)
+        return ".".join(reversed(parts))
+    return None
+
+
+def parse_module_info(path: Path, name: str, source: str) -> ModuleInfo:
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        tree = ast.parse(source, filename=str(path))
+    info = ModuleInfo(name=name, path=path, tree=tree)
+    for stmt in _top_level(tree.body):
+        if isinstance(stmt, ast.Import):
+            for alias in stmt.names:
+                if alias.asname:
+                    info.imports[alias.asname] = ImportRef(alias.name, None)
+                else:
+                    head = alias.name.partition(".")[0]
+                    info.imports[head] = ImportRef(head, None)
+        elif isinstance(stmt, ast.ImportFrom):
+            for alias in stmt.names:
+                if alias.name != "*":
+                    info.imports[alias.asname or alias.name] = ImportRef(stmt.module or "", alias.name, stmt.level)
+        elif isinstance(stmt, ast.ClassDef):
+            info.classes[stmt.name] = _class_info(stmt, info)
+        elif isinstance(stmt, (ast.FunctionDef, ast.AsyncFunctionDef)):
+            info.functions[stmt.name] = FunctionInfo(stmt.name, stmt.name, info, stmt)
+        elif isinstance(stmt, ast.Assign):
+            for target in stmt.targets:
+                if isinstance(target, ast.Name):
+                    info.assignments[target.id] = stmt.value
+        elif isinstance(stmt, ast.AnnAssign) and isinstance(stmt.target, ast.Name) and stmt.value is not None:
+            info.assignments[stmt.target.id] = stmt.value
+    return info
+
+
+def _top_level(body: Sequence[ast.stmt]) -> Iterator[ast.stmt]:
+    """Module statements, looking into ``if``/``try`` blocks (conditional imports and defs)."""
+    for stmt in body:
+        if isinstance(stmt, ast.If):
+            yield from _top_level(stmt.body)
+            yield from _top_level(stmt.orelse)
+        elif isinstance(stmt, ast.Try):
+            yield from _top_level(stmt.body)
+            for handler in stmt.handlers:
+                yield from _top_level(handler.body)
+            yield from _top_level(stmt.orelse)
+            yield from _top_level(stmt.finalbody)
+        else:
+            yield stmt
+
+
+def _class_info(node: ast.ClassDef, module: ModuleInfo) -> ClassInfo:
+    cls = ClassInfo(node.name, module, node)
+    for stmt in node.body:
+        if isinstance(stmt, (ast.FunctionDef, ast.AsyncFunctionDef)):
+            cls.methods[stmt.name] = FunctionInfo(stmt.name, f"{node.name}.{stmt.name}", module, stmt, cls)
+            if stmt.name in ("__getattr__", "__getattribute__"):
+                cls.dynamic_attributes = True
+        elif isinstance(stmt, ast.Assign):
+            for target in stmt.targets:
+                for name in _target_names(target):
+                    cls.attributes.setdefault(name, []).append(stmt.value)
+        elif isinstance(stmt, ast.AnnAssign) and isinstance(stmt.target, ast.Name):
+            cls.attributes.setdefault(stmt.target.id, []).append(stmt.value or ast.Constant(None))
+        if isinstance(stmt, ast.Assign) and any(_target_names(t) == ["__slots__"] for t in stmt.targets):
+            pass
+    for method in cls.methods.values():
+        self_name = method.parameters[0] if method.parameters else None
+        if self_name is None:
+            continue
+        for sub in ast.walk(method.node):
+            if isinstance(sub, (ast.Assign, ast.AnnAssign, ast.AugAssign)):
+                targets = sub.targets if isinstance(sub, ast.Assign) else [sub.target]
+                for target in targets:
+                    for attr_target in _flatten(target):
+                        if (
+                            isinstance(attr_target, ast.Attribute)
+                            and isinstance(attr_target.value, ast.Name)
+                            and attr_target.value.id == self_name
+                        ):
+                            value = sub.value if sub.value is not None else ast.Constant(None)
+                            if isinstance(target, (ast.Tuple, ast.List)):
+                                value = ast.Constant(...)  # element of an unpacked value: unknown
+                            cls.attributes.setdefault(attr_target.attr, []).append(value)
+            elif isinstance(sub, (ast.For, ast.AsyncFor, ast.With, ast.AsyncWith, ast.NamedExpr)):
+                targets = (
+                    [sub.target]
+                    if isinstance(sub, (ast.For, ast.AsyncFor, ast.NamedExpr))
+                    else [i.optional_vars for i in sub.items if i.optional_vars is not None]
+                )
+                for target in targets:
+                    for attr_target in _flatten(target):
+                        if (
+                            isinstance(attr_target, ast.Attribute)
+                            and isinstance(attr_target.value, ast.Name)
+                            and attr_target.value.id == self_name
+                        ):
+                            cls.attributes.setdefault(attr_target.attr, []).append(ast.Constant(...))
+            elif isinstance(sub, ast.Call):
+                func = dotted_name(sub.func)
+                if func in ("setattr", "object.__setattr__", "vars") or (func or "").endswith(".__setattr__"):
+                    cls.dynamic_attributes = True
+            elif isinstance(sub, ast.Attribute) and sub.attr == "__dict__":
+                cls.dynamic_attributes = True
+    return cls
+
+
+def _flatten(target: ast.expr) -> Iterator[ast.expr]:
+    if isinstance(target, (ast.Tuple, ast.List)):
+        for elt in target.elts:
+            yield from _flatten(elt)
+    elif isinstance(target, ast.Starred):
+        yield from _flatten(target.value)
+    else:
+        yield target
+
+
+def _target_names(target: ast.expr) -> List[str]:
+    return [t.id for t in _flatten(target) if isinstance(t, ast.Name)]
+
+
+class ProjectIndex:
+    """Lazily built cross-module facts for one run."""
+
+    MAX_DEPTH = 12
+
+    def __init__(self, root: Path, source_roots: Iterable[Path] = ()) -> None:
+        self.root = Path(root).resolve()
+        self.source_roots = [Path(r).resolve() for r in source_roots]
+        self._by_path: Dict[Path, Optional[ModuleInfo]] = {}
+        self._overrides: Dict[Path, str] = {}
+        #: Files read to answer questions since the last `reset_touched()`.
+        self.touched: Set[Path] = set()
+
+    # -- modules ---------------------------------------------------------------------------
+
+    def set_source(self, path: Path, text: str) -> None:
+        """Use ``text`` for ``path`` instead of what is on disk (the file being fixed)."""
+        path = Path(path).resolve()
+        self._overrides[path] = text
+        self._by_path.pop(path, None)
+
+    def reset_touched(self) -> None:
+        self.touched = set()
+
+    def module_for_path(self, path: Path) -> Optional[ModuleInfo]:
+        path = Path(path).resolve()
+        self.touched.add(path)
+        if path not in self._by_path:
+            self._by_path[path] = self._load(path)
+        return self._by_path[path]
+
+    def _load(self, path: Path) -> Optional[ModuleInfo]:
+        try:
+            text = self._overrides.get(path)
+            if text is None:
+                text = SourceFile.read(path).text
+            return parse_module_info(path, self.module_name(path), text)
+        except (SourceError, SyntaxError, ValueError, RecursionError, MemoryError):
+            return None
+
+    def module_name(self, path: Path) -> str:
+        """Dotted name from the outermost folder that is still a package."""
+        path = Path(path).resolve()
+        parts = [] if path.name == "__init__.py" else [path.stem]
+        folder = path.parent
+        while (folder / "__init__.py").exists() and folder.parent != folder:
+            parts.append(folder.name)
+            folder = folder.parent
+        return ".".join(reversed(parts))
+
+    def search_roots(self, from_path: Optional[Path]) -> List[Path]:
+        roots = list(self.source_roots)
+        roots.append(self.root)
+        if from_path is not None:
+            folder = Path(from_path).resolve().parent
+            for _ in range(self.MAX_DEPTH):
+                roots.append(folder)
+                if folder == self.root or folder.parent == folder:
+                    break
+                folder = folder.parent
+        seen: Set[Path] = set()
+        return [r for r in roots if not (r in seen or seen.add(r))]
+
+    def resolve_module(self, name: str, *, from_module: Optional[ModuleInfo] = None, level: int = 0) -> Optional[ModuleInfo]:
+        """The module ``name`` (``level`` dots of relative import) as seen from ``from_module``."""
+        if level:
+            if from_module is None:
+                return None
+            base = from_module.path.parent
+            for _ in range(level - 1):
+                base = base.parent
+            candidates = [base]
+        else:
+            candidates = self.search_roots(from_module.path if from_module else None)
+        rel = Path(*name.split(".")) if name else Path()
+        for base in candidates:
+            target = base / rel
+            for candidate in (target.with_suffix(".py") if name else None, target / "__init__.py"):
+                if candidate is not None and candidate.is_file():
+                    return self.module_for_path(candidate)
+        return None
+
+    # -- names -----------------------------------------------------------------------------
+
+    def resolve(self, module: ModuleInfo, dotted: str, _depth: int = 0) -> Optional[Symbol]:
+        """What ``dotted`` names at the top level of ``module``: a module, class or function."""
+        if _depth > self.MAX_DEPTH or not dotted:
+            return None
+        head, _, rest = dotted.partition(".")
+        symbol: Optional[Symbol] = None
+        if head in module.classes:
+            symbol = module.classes[head]
+        elif head in module.functions:
+            symbol = module.functions[head]
+        elif head in module.imports:
+            ref = module.imports[head]
+            if ref.name is None:
+                # `import a.b.c` binds `a`; walk down the dotted rest as submodules first.
+                target = self.resolve_module(ref.module, from_module=module, level=ref.level)
+                parts = rest.split(".") if rest else []
+                while target is not None and parts:
+                    sub = self.resolve_module(f"{ref.module}.{'.'.join(parts[:1])}", from_module=module) if target.is_package else None
+                    if sub is None:
+                        break
+                    target, parts = sub, parts[1:]
+                    ref = ImportRef(sub.name, None)
+                if target is None:
+                    return None
+                return self.resolve(target, ".".join(parts), _depth + 1) if parts else target
+            source = self.resolve_module(ref.module, from_module=module, level=ref.level)
+            if source is None:
+                return None
+            symbol = self.resolve(source, ref.name, _depth + 1)
+            if symbol is None and source.is_package:
+                sub_name = f"{source.name}.{ref.name}" if source.name else ref.name
+                symbol = self.resolve_module(ref.name, from_module=source, level=1) or self.resolve_module(sub_name)
+        elif head in module.assignments:
+            value = module.assignments[head]
+            name = dotted_name(value)
+            if name and name != head:
+                symbol = self.resolve(module, name, _depth + 1)
+        if symbol is None or not rest:
+            return symbol
+        return self.member(symbol, rest, _depth + 1)
+
+    def member(self, symbol: Symbol, dotted: str, _depth: int = 0) -> Optional[Symbol]:
+        head, _, rest = dotted.partition(".")
+        found: Optional[Symbol] = None
+        if isinstance(symbol, ModuleInfo):
+            found = self.resolve(symbol, head, _depth + 1)
+        elif isinstance(symbol, ClassInfo):
+            found = self.find_method(symbol, head)
+        if found is None or not rest:
+            return found
+        return self.member(found, rest, _depth + 1)
+
+    def qualified_name(self, module: ModuleInfo, dotted: str) -> str:
+        return module.qualified_name(dotted)
+
+    # -- classes ---------------------------------------------------------------------------
+
+    def bases(self, cls: ClassInfo) -> List[Union[ClassInfo, str]]:
+        """Each base resolved to a class in the project, or its qualified name (``threading.Thread``)."""
+        result: List[Union[ClassInfo, str]] = []
+        for base in cls.node.bases:
+            name = dotted_name(base)
+            if name is None:
+                result.append("?")
+                continue
+            target = self.resolve(cls.module, name)
+            if isinstance(target, ClassInfo) and target is not cls:
+                result.append(target)
+            else:
+                result.append(cls.module.qualified_name(name))
+        return result
+
+    def mro(self, cls: ClassInfo) -> List[ClassInfo]:
+        """The class and its resolvable ancestors, nearest first (depth-first, no repeats)."""
+        order: List[ClassInfo] = []
+        stack = [cls]
+        while stack and len(order) < 64:
+            current = stack.pop(0)
+            if current in order:
+                continue
+            order.append(current)
+            stack[0:0] = [b for b in self.bases(current) if isinstance(b, ClassInfo)]
+        return order
+
+    def unresolved_bases(self, cls: ClassInfo) -> List[str]:
+        """Qualified names of ancestors outside the project (``object`` excluded)."""
+        names: List[str] = []
+        for klass in self.mro(cls):
+            names.extend(b for b in self.bases(klass) if isinstance(b, str) and b not in ("object", "builtins.object"))
+        return names
+
+    def find_method(self, cls: ClassInfo, name: str) -> Optional[FunctionInfo]:
+        for klass in self.mro(cls):
+            if name in klass.methods:
+                return klass.methods[name]
+        return None
+
+    def attribute_values(self, cls: ClassInfo, attr: str) -> List[ast.expr]:
+        """Every value assigned to ``attr`` in the class and its resolvable ancestors."""
+        values: List[ast.expr] = []
+        for klass in self.mro(cls):
+            values.extend(klass.attributes.get(attr, []))
+        return values
+
+    def is_subclass_of(self, cls: ClassInfo, qualified: str) -> bool:
+        """True when ``cls`` derives from the library class ``qualified`` (e.g. ``threading.Thread``)."""
+        return qualified in self.unresolved_bases(cls)
+
+    # -- values ----------------------------------------------------------------------------
+
+    def class_of_value(self, module: ModuleInfo, value: ast.expr) -> Optional[ClassInfo]:
+        """The project class whose instance ``value`` creates (``Cls(...)``), if it does."""
+        if isinstance(value, ast.Call):
+            name = dotted_name(value.func)
+            if name:
+                target = self.resolve(module, name)
+                if isinstance(target, ClassInfo):
+                    return target
+        return None
+
+    def class_of_attribute(self, cls: ClassInfo, attr: str) -> Optional[ClassInfo]:
+        """The class of ``self.<attr>`` when every assignment that creates an object agrees."""
+        found: Optional[ClassInfo] = None
+        for value in self.attribute_values(cls, attr):
+            if isinstance(value, ast.Constant) and value.value is None:
+                continue
+            owner = next((k for k in self.mro(cls) if value in k.attributes.get(attr, [])), cls)
+            klass = self.class_of_value(owner.module, value)
+            if klass is None or (found is not None and klass is not found):
+                return None
+            found = klass
+        return found
+
+    def local_value(self, function: FunctionInfo, name: str, before_line: Optional[int] = None) -> Optional[ast.expr]:
+        """The value last assigned to the local ``name`` in ``function`` (before ``before_line``)."""
+        latest: Optional[ast.expr] = None
+        latest_line = -1
+        for sub in ast.walk(function.node):
+            if isinstance(sub, ast.Assign) and sub.value is not None:
+                if any(isinstance(t, ast.Name) and t.id == name for t in sub.targets):
+                    if (before_line is None or sub.lineno < before_line) and sub.lineno > latest_line:
+                        latest, latest_line = sub.value, sub.lineno
+            elif isinstance(sub, ast.AnnAssign) and isinstance(sub.target, ast.Name) and sub.target.id == name:
+                if sub.value is not None and (before_line is None or sub.lineno < before_line) and sub.lineno > latest_line:
+                    latest, latest_line = sub.value, sub.lineno
+        return latest
+
+    def resolve_callable(
+        self,
+        module: ModuleInfo,
+        dotted: str,
+        *,
+        line: Optional[int] = None,
+    ) -> Optional[Union[FunctionInfo, ClassInfo]]:
+        """The function (or class) a call to ``dotted`` at ``line`` of ``module`` reaches.
+
+        Understands ``self.method``, ``self.attr.method`` (``self.attr = Cls(...)`` anywhere in
+        the class hierarchy), ``local.method`` (``local = Cls(...)`` earlier in the function),
+        ``Cls.method``, imported functions and classes, and inherited methods.
+        """
+        parts = dotted.split(".")
+        scope = module.scope_at(line) if line is not None else []
+        cls = next((s for s in reversed(scope) if isinstance(s, ClassInfo)), None)
+        func = next((s for s in reversed(scope) if isinstance(s, FunctionInfo)), None)
+        target: Optional[Symbol] = None
+        if func is not None and func.owner is not None and func.parameters and parts[0] == func.parameters[0] and cls:
+            if len(parts) == 2:
+                return self.find_method(cls, parts[1])
+            owner_class = self.class_of_attribute(cls, parts[1])
+            target = owner_class
+            parts = parts[2:]
+        elif func is not None and len(parts) >= 2:
+            value = self.local_value(func, parts[0], before_line=line)
+            if value is not None:
+                target = self.class_of_value(module, value)
+                parts = parts[1:]
+            else:
+                target = self.resolve(module, parts[0])
+                parts = parts[1:]
+        else:
+            target = self.resolve(module, parts[0])
+            parts = parts[1:]
+        if target is None:
+            return None
+        if parts:
+            target = self.member(target, ".".join(parts))
+        return target if isinstance(target, (FunctionInfo, ClassInfo)) else None

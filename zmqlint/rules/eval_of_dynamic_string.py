@@ -1,0 +1,202 @@
+from __future__ import annotations
+
+from typing import Optional, Set
+
+import libcst as cst
+import libcst.matchers as m
+from libcst.helpers import get_full_name_for_node
+
+from zmqlint.codemods.alerts import compare_call, comparison_operands
+from zmqlint.model import Applicability, Fix, ImportSpec, Severity
+from zmqlint.rule import Invalid, Rule, Valid
+
+_FUNCTIONS = {"eval", "exec", "builtins.eval", "builtins.exec"}
+
+
+class EvalOfDynamicString(Rule):
+    """Flags `eval` and `exec` of strings built at run time.
+
+    ## What it does
+    Reports calls of `eval` / `exec` (also as `builtins.eval`) whose code argument is anything
+    but a string literal.
+
+    ## Why is this bad?
+    Whatever reaches the string runs with the service's rights. In the field report, metric
+    alerts were checked with `eval(f"{value} {condition}")`: a mistyped or malicious alert
+    condition such as `"> 0 or __import__('os').system('...')"` ran on the host.
+
+    ## Example
+    ```python
+    def triggered(value, condition):
+        return eval(f"{value} {condition}")
+    ```
+
+    ## Use instead
+    ```python
+    from zmqlint_runtime import alerts
+
+    def triggered(value, condition):
+        return alerts.compare(value, condition)
+    ```
+
+    ## Fix safety
+    When the string is built as "value, then a comparison" (`f"{value} {condition}"`,
+    `str(value) + " " + condition`, `"%s %s" % (value, condition)`, `"{} {}".format(...)`),
+    the safe fix calls `zmqlint_runtime.alerts.compare(value, condition)`, which accepts
+    `== != < <= > >=` against a number and raises `ConditionError` for anything else. Any
+    other shape is reported only: what the string may legitimately hold is for a person to
+    decide.
+    """
+
+    CODE = "SEC401"
+    NAME = "eval-of-dynamic-string"
+    SEVERITY = Severity.HIGH
+    MESSAGE = "`{func}` of a dynamically built string runs whatever reaches it"
+    FIXES = (Applicability.SAFE,)
+    PREFILTER = ("eval", "exec")
+
+    VALID = [
+        Valid('result = eval("1 + 2")'),
+        Valid('exec("import os")'),
+        Valid("model.eval()"),
+        Valid(
+            """
+            def eval(expression):
+                return expression
+
+            eval(user_input)
+            """
+        ),
+        Valid("from sympy import sympify as eval\neval(text)"),
+    ]
+
+    INVALID = [
+        Invalid(
+            """
+            def check_alert(value, condition):
+                return eval(f"{value} {condition}")
+            """,
+            line=2,
+            column=12,
+            end_column=40,
+            expected_fix="""
+            from zmqlint_runtime import alerts
+
+            def check_alert(value, condition):
+                return alerts.compare(value, condition)
+            """,
+        ),
+        Invalid(
+            """
+            import builtins
+            fired = builtins.eval(str(metric) + " " + rule["condition"])
+            """,
+            expected_fix="""
+            import builtins
+            from zmqlint_runtime import alerts
+
+            fired = alerts.compare(metric, rule["condition"])
+            """,
+        ),
+        Invalid(
+            """
+            alerts = []
+            if eval("%s %s" % (cpu, threshold)):
+                alerts.append("cpu")
+            """,
+            expected_fix="""
+            import zmqlint_runtime.alerts
+
+            alerts = []
+            if zmqlint_runtime.alerts.compare(cpu, threshold):
+                alerts.append("cpu")
+            """,
+        ),
+        Invalid(
+            """
+            ok = eval(f"{value} {op} {limit}")
+            """,
+            expected_fix="""
+            from zmqlint_runtime import alerts
+
+            ok = alerts.compare(value, f"{op} {limit}")
+            """,
+        ),
+        Invalid(
+            """
+            exec(payload)
+            """,
+            message_contains="exec",
+            expected_fix=None,
+        ),
+        Invalid(
+            """
+            handler = eval(config["handler"], namespace)
+            """,
+            expected_fix=None,
+        ),
+    ]
+
+    def __init__(self, context) -> None:
+        super().__init__(context)
+        self.shadowed: Set[str] = set()
+        self._module_names: Optional[Set[str]] = None
+
+    def visit_Module(self, node: cst.Module) -> None:
+        for stmt in node.body:
+            if isinstance(stmt, (cst.FunctionDef, cst.ClassDef)):
+                self.shadowed.add(stmt.name.value)
+            elif isinstance(stmt, cst.SimpleStatementLine):
+                for small in stmt.body:
+                    if isinstance(small, cst.ImportFrom) and not isinstance(small.names, cst.ImportStar):
+                        for alias in small.names:
+                            local = alias.asname.name if alias.asname else alias.name
+                            if isinstance(local, cst.Name):
+                                self.shadowed.add(local.value)
+                    elif isinstance(small, cst.Assign):
+                        for target in small.targets:
+                            if isinstance(target.target, cst.Name):
+                                self.shadowed.add(target.target.value)
+
+    def visit_Call(self, node: cst.Call) -> None:
+        name = get_full_name_for_node(node.func)
+        if name not in _FUNCTIONS or name in self.shadowed or not node.args:
+            return
+        code_arg = node.args[0]
+        if code_arg.star or (code_arg.keyword is not None and code_arg.keyword.value != "source"):
+            return
+        if _is_literal(code_arg.value):
+            return
+        func = name.rpartition(".")[2]
+        fix = None
+        operands = comparison_operands(code_arg.value) if func == "eval" and len(node.args) == 1 else None
+        if operands is not None:
+            alias = "alerts" if "alerts" not in self.module_names() else "zmqlint_runtime.alerts"
+            imports = [ImportSpec("zmqlint_runtime", "alerts")] if alias == "alerts" else [ImportSpec("zmqlint_runtime.alerts")]
+            fix = Fix(
+                "compare with zmqlint_runtime.alerts.compare instead of eval",
+                Applicability.SAFE,
+                replacements={node: compare_call(operands[0], operands[1], alias)},
+                add_imports=imports,
+            )
+        self.report(node, self.MESSAGE.format(func=func), fix=fix)
+
+    def module_names(self) -> Set[str]:
+        if self._module_names is None:
+            names: Set[str] = set()
+
+            class Collect(cst.CSTVisitor):
+                def visit_Name(self, n: cst.Name) -> None:
+                    names.add(n.value)
+
+            self.context.module.visit(Collect())
+            self._module_names = names
+        return self._module_names
+
+
+def _is_literal(node: cst.BaseExpression) -> bool:
+    if isinstance(node, cst.SimpleString):
+        return True
+    if isinstance(node, cst.ConcatenatedString):
+        return _is_literal(node.left) and _is_literal(node.right)
+    return m.matches(node, m.FormattedString(parts=[m.ZeroOrMore(m.FormattedStringText())]))

@@ -1,0 +1,346 @@
+from __future__ import annotations
+
+from typing import Dict, List, Optional
+
+import libcst as cst
+import libcst.matchers as m
+from libcst.helpers import get_full_name_for_node
+from libcst.metadata import CodeRange, PositionProvider
+
+from zmqlint.codemods.exceptions import LOGGER_NAMES, fresh_name, logged_handler, raised_exceptions
+from zmqlint.model import Applicability, Fix, Severity
+from zmqlint.rule import Invalid, Rule, Valid
+
+_BROAD = ("Exception", "BaseException", "builtins.Exception", "builtins.BaseException")
+
+
+class SilentExceptionHandler(Rule):
+    """Flags exception handlers that hide every error.
+
+    ## What it does
+    Reports a bare `except:` anywhere, and an `except Exception:` or `except BaseException:`
+    (alone or in a tuple) whose body only passes, continues or is `...`.
+
+    ## Why is this bad?
+    A bare `except:` catches everything, `KeyboardInterrupt` and `SystemExit` included; a broad
+    handler that does nothing hides the error entirely. In the field report a machine
+    auto-detection step wrapped `nvidia-smi` in `except: pass`: a missing binary, a permission
+    problem and a parsing bug all looked like "no GPU", and nobody could tell why.
+
+    ## Example
+    ```python
+    try:
+        out = subprocess.check_output(["nvidia-smi", "-L"])
+    except:
+        pass
+    ```
+
+    ## Use instead
+    ```python
+    try:
+        out = subprocess.check_output(["nvidia-smi", "-L"])
+    except (subprocess.CalledProcessError, OSError) as exc:
+        logger.warning("Ignored %s in detect: %s", type(exc).__name__, exc, exc_info=True)
+    ```
+
+    ## Fix safety
+    The safe fix catches `Exception` (a bare `except:` no longer traps `KeyboardInterrupt` or
+    `SystemExit`), names the exception and logs it with its traceback through the module's
+    logger (`logger`, `log`, `LOGGER`, `_log`, `_logger`, else `logging.getLogger(__name__)`),
+    then runs the handler's original statements. The unsafe fix also narrows what is caught to
+    the exceptions the `try` body is known to raise (for example `subprocess.check_output` ->
+    `CalledProcessError, OSError`; `int()` -> `ValueError, TypeError`; `json.loads` ->
+    `json.JSONDecodeError`; `d["k"]` -> `KeyError`): other errors now propagate. Where nothing
+    is known it applies the safe fix.
+    """
+
+    CODE = "EXC601"
+    NAME = "silent-exception-handler"
+    SEVERITY = Severity.MEDIUM
+    MESSAGE = "Exception handler silently swallows errors"
+    FIXES = (Applicability.SAFE, Applicability.UNSAFE)
+    PREFILTER = ("except",)
+
+    VALID = [
+        Valid(
+            """
+            try:
+                value = int(text)
+            except ValueError:
+                value = 0
+            """
+        ),
+        Valid(
+            """
+            import logging
+            logger = logging.getLogger(__name__)
+            try:
+                run()
+            except Exception:
+                logger.exception("run failed")
+            """
+        ),
+        Valid(
+            """
+            try:
+                run()
+            except Exception:
+                raise
+            """
+        ),
+        Valid(
+            """
+            try:
+                import numpy
+            except ImportError:
+                pass
+            """
+        ),
+    ]
+
+    INVALID = [
+        Invalid(
+            """
+            import subprocess
+            import logging
+
+            logger = logging.getLogger(__name__)
+
+
+            def detect_gpus():
+                try:
+                    out = subprocess.check_output(["nvidia-smi", "-L"])
+                    return out.decode().count("GPU")
+                except:
+                    pass
+                return 0
+            """,
+            line=11,
+            column=5,
+            end_line=11,
+            end_column=11,
+            message_contains="Bare",
+            expected_fix="""
+            import subprocess
+            import logging
+
+            logger = logging.getLogger(__name__)
+
+
+            def detect_gpus():
+                try:
+                    out = subprocess.check_output(["nvidia-smi", "-L"])
+                    return out.decode().count("GPU")
+                except Exception as exc:
+                    logger.warning("Ignored %s in detect_gpus: %s", type(exc).__name__, exc, exc_info=True)
+                return 0
+            """,
+            expected_unsafe_fix="""
+            import subprocess
+            import logging
+
+            logger = logging.getLogger(__name__)
+
+
+            def detect_gpus():
+                try:
+                    out = subprocess.check_output(["nvidia-smi", "-L"])
+                    return out.decode().count("GPU")
+                except (subprocess.CalledProcessError, OSError, UnicodeDecodeError) as exc:
+                    logger.warning("Ignored %s in detect_gpus: %s", type(exc).__name__, exc, exc_info=True)
+                return 0
+            """,
+        ),
+        Invalid(
+            """
+            def drain(items):
+                for item in items:
+                    try:
+                        handle(item)
+                    except (ValueError, Exception):
+                        continue
+            """,
+            line=5,
+            column=9,
+            end_column=39,
+            expected_fix="""
+            import logging
+
+            def drain(items):
+                for item in items:
+                    try:
+                        handle(item)
+                    except (ValueError, Exception) as exc:
+                        logging.getLogger(__name__).warning("Ignored %s in drain: %s", type(exc).__name__, exc, exc_info=True)
+                        continue
+            """,
+        ),
+        Invalid(
+            """
+            import json
+            log = object()
+            try:
+                config = json.loads(raw)
+            except BaseException: ...
+            """,
+            line=5,
+            expected_fix="""
+            import json
+            log = object()
+            try:
+                config = json.loads(raw)
+            except BaseException as exc:
+                log.warning("Ignored %s in <module>: %s", type(exc).__name__, exc, exc_info=True)
+            """,
+            expected_unsafe_fix="""
+            import json
+            log = object()
+            try:
+                config = json.loads(raw)
+            except json.JSONDecodeError as exc:
+                log.warning("Ignored %s in <module>: %s", type(exc).__name__, exc, exc_info=True)
+            """,
+        ),
+        Invalid(
+            """
+            try:
+                cleanup()
+            except:
+                print("cleanup failed")
+                raise
+            """,
+            line=3,
+            expected_fix=None,
+            expected_unsafe_fix="""
+            try:
+                cleanup()
+            except Exception:
+                print("cleanup failed")
+                raise
+            """,
+        ),
+    ]
+
+    def __init__(self, context) -> None:
+        super().__init__(context)
+        self.functions: List[str] = []
+        self.logger: Optional[str] = None
+        self.aliases: Dict[str, str] = {}
+
+    def visit_Module(self, node: cst.Module) -> None:
+        assigned = set()
+        for stmt in node.body:
+            if m.matches(stmt, m.SimpleStatementLine(body=[m.Assign() | m.AnnAssign()])):
+                small = stmt.body[0]
+                targets = [t.target for t in small.targets] if isinstance(small, cst.Assign) else [small.target]
+                assigned.update(t.value for t in targets if isinstance(t, cst.Name))
+            if m.matches(stmt, m.SimpleStatementLine(body=[m.Import() | m.ImportFrom()])):
+                self._record_import(stmt.body[0])
+        self.logger = next((name for name in LOGGER_NAMES if name in assigned), None)
+
+    def _record_import(self, node) -> None:
+        if isinstance(node, cst.Import):
+            for alias in node.names:
+                full = get_full_name_for_node(alias.name) or ""
+                local = alias.asname.name.value if alias.asname else full.partition(".")[0]
+                self.aliases[local] = full if alias.asname else local
+        elif isinstance(node, cst.ImportFrom) and node.relative == () and node.module is not None:
+            module = get_full_name_for_node(node.module) or ""
+            if isinstance(node.names, cst.ImportStar):
+                return
+            for alias in node.names:
+                name = get_full_name_for_node(alias.name) or ""
+                local = alias.asname.name.value if alias.asname else name
+                self.aliases[local] = f"{module}.{name}"
+
+    def visit_FunctionDef(self, node: cst.FunctionDef) -> None:
+        self.functions.append(node.name.value)
+
+    def leave_FunctionDef(self, original_node: cst.FunctionDef) -> None:
+        self.functions.pop()
+
+    def visit_Try(self, node: cst.Try) -> None:
+        for handler in node.handlers:
+            self._check(node, handler)
+
+    def _check(self, try_node: cst.Try, handler: cst.ExceptHandler) -> None:
+        silent = all(
+            m.matches(stmt, m.SimpleStatementLine(body=[m.OneOf(m.Pass(), m.Continue(), m.Expr(m.Ellipsis()))]))
+            for stmt in _statements(handler.body)
+        )
+        if handler.type is None:
+            message = "Bare `except:` catches every exception, KeyboardInterrupt and SystemExit included"
+            if silent:
+                message += ", and hides it"
+        elif silent and _is_broad(handler.type):
+            message = f"`except {_type_text(handler.type)}` with an empty body silently swallows every error"
+        else:
+            return
+        if silent:
+            fix = self._logging_fix(try_node, handler)
+        else:
+            fix = Fix(
+                "catch Exception instead of everything",
+                Applicability.UNSAFE,
+                replacements={handler: handler.with_changes(type=cst.Name("Exception"), whitespace_after_except=cst.SimpleWhitespace(" "))},
+            )
+        # Report the `except ...` header, not the whole handler.
+        start = self.get_metadata(PositionProvider, handler).start
+        header = "except"
+        if handler.type is not None:
+            header += handler.whitespace_after_except.value + _type_text(handler.type)
+        if "\n" in header:
+            end = self.get_metadata(PositionProvider, handler.type).end
+        else:
+            end = type(start)(start.line, start.column + len(header))
+        self.report(handler, message, fix=fix, position=CodeRange(start, end))
+
+    def _logging_fix(self, try_node: cst.Try, handler: cst.ExceptHandler) -> Fix:
+        where = self.functions[-1] if self.functions else "<module>"
+        taken = _names_in(handler)
+        exc_name = fresh_name("exc", taken)
+        safe_handler, safe_imports = logged_handler(handler, logger=self.logger, where=where, exc_name=exc_name)
+        safe = Fix("log the exception with its traceback", Applicability.SAFE, {handler: safe_handler}, add_imports=safe_imports)
+        narrowed = raised_exceptions(try_node.body, self.aliases)
+        if narrowed is None:
+            return safe
+        narrow_handler, imports = logged_handler(
+            handler, logger=self.logger, where=where, exc_name=exc_name, types=narrowed
+        )
+        return Fix(
+            f"catch only {', '.join(narrowed)} and log it with its traceback",
+            Applicability.UNSAFE,
+            {handler: narrow_handler},
+            add_imports=imports,
+            fallback=safe,
+        )
+
+
+def _statements(body: cst.BaseSuite):
+    if isinstance(body, cst.SimpleStatementSuite):
+        return [cst.SimpleStatementLine(body=[s]) for s in body.body]
+    return body.body
+
+
+def _is_broad(type_node: cst.BaseExpression) -> bool:
+    elements = type_node.elements if isinstance(type_node, cst.Tuple) else [type_node]
+    for element in elements:
+        value = element.value if isinstance(element, cst.Element) else element
+        if get_full_name_for_node(value) in _BROAD:
+            return True
+    return False
+
+
+def _type_text(type_node: cst.BaseExpression) -> str:
+    return cst.Module(body=[]).code_for_node(type_node)
+
+
+def _names_in(node: cst.CSTNode) -> set:
+    names = set()
+
+    class Collect(cst.CSTVisitor):
+        def visit_Name(self, n: cst.Name) -> None:
+            names.add(n.value)
+
+    node.visit(Collect())
+    return names
