@@ -290,6 +290,17 @@ class ProjectIndex:
         self._overrides: Dict[Path, str] = {}
         #: Files read to answer questions since the last `reset_touched()`.
         self.touched: Set[Path] = set()
+        self._memo: Dict[tuple, object] = {}
+
+    def memo(self, key: tuple, compute):
+        """``compute()`` once per run for ``key`` (for derived facts in `zmqlint.facts`).
+
+        Facts derived from a module must include that module (or its path) in ``key`` so a
+        changed file (`set_source`) does not serve a stale answer.
+        """
+        if key not in self._memo:
+            self._memo[key] = compute()
+        return self._memo[key]
 
     # -- modules ---------------------------------------------------------------------------
 
@@ -298,6 +309,7 @@ class ProjectIndex:
         path = Path(path).resolve()
         self._overrides[path] = text
         self._by_path.pop(path, None)
+        self._memo.clear()
 
     def reset_touched(self) -> None:
         self.touched = set()
