@@ -1,0 +1,118 @@
+"""Rewrites of thread lifecycles (THR501-THR504).
+
+Every rewrite here is a transformer that recognises the original nodes by identity and builds
+on the *updated* node it is given, so that fixes of several thread rules on one method compose
+in a single pass (an unstoppable loop that also drains a shared list, a stop method that gets
+both a signal and a join).
+"""
+
+from __future__ import annotations
+
+from typing import Dict, List, Mapping, Optional, Sequence
+
+import libcst as cst
+import libcst.matchers as m
+
+
+def number_text(value: float) -> str:
+    """``5`` -> ``"5.0"``; ``0.1`` -> ``"0.1"`` (a float literal, as written by hand)."""
+    return repr(float(value))
+
+
+def join_statement(
+    target: str,
+    timeout: float,
+    *,
+    holder: Optional[str] = None,
+    attr: Optional[str] = None,
+    may_be_missing: bool = False,
+    may_be_none: bool = False,
+    may_be_unstarted: bool = False,
+    may_be_current: bool = False,
+) -> cst.BaseStatement:
+    """``<target>.join(timeout=...)``, behind the guards the thread's lifecycle needs.
+
+    A thread attribute assigned outside ``__init__`` may not exist yet (``getattr`` guard), one
+    reset to None may be None, one created but started elsewhere may not be started (joining
+    it would raise), and one whose own body runs the stop path must not join itself.
+    """
+    conditions: List[str] = []
+    if may_be_missing and holder is not None and attr is not None:
+        conditions.append(f'getattr({holder}, "{attr}", None) is not None')
+    elif may_be_none:
+        conditions.append(f"{target} is not None")
+    if may_be_unstarted:
+        conditions.append(f"{target}.is_alive()")
+    if may_be_current:
+        conditions.append(f"{target} is not threading.current_thread()")
+    call = f"{target}.join(timeout={number_text(timeout)})"
+    if not conditions:
+        return cst.parse_statement(call + "\n")
+    return cst.parse_statement(f"if {' and '.join(conditions)}:\n    {call}\n")
+
+
+def _is_docstring(stmt: cst.BaseStatement) -> bool:
+    return m.matches(stmt, m.SimpleStatementLine(body=[m.Expr(m.SimpleString() | m.ConcatenatedString())]))
+
+
+class ThreadLifecycleTransformer(cst.CSTTransformer):
+    """One transformer for every thread fix; each fix fills in only the parts it needs.
+
+    - ``after``: statement -> statements inserted right after it;
+    - ``prepend``: function -> statements inserted at the start of its body (after a docstring);
+    - ``loop_tests``: ``while`` statement -> its new test;
+    - ``calls``: call -> replacement expression;
+    - ``statements``: statement -> replacement statement(s).
+    """
+
+    def __init__(
+        self,
+        *,
+        after: Optional[Mapping[cst.CSTNode, Sequence[cst.BaseStatement]]] = None,
+        prepend: Optional[Mapping[cst.CSTNode, Sequence[cst.BaseStatement]]] = None,
+        loop_tests: Optional[Mapping[cst.CSTNode, cst.BaseExpression]] = None,
+        calls: Optional[Mapping[cst.CSTNode, cst.BaseExpression]] = None,
+        statements: Optional[Mapping[cst.CSTNode, Sequence[cst.BaseStatement]]] = None,
+    ) -> None:
+        super().__init__()
+        self.after: Dict[cst.CSTNode, Sequence[cst.BaseStatement]] = dict(after or {})
+        self.prepend: Dict[cst.CSTNode, Sequence[cst.BaseStatement]] = dict(prepend or {})
+        self.loop_tests: Dict[cst.CSTNode, cst.BaseExpression] = dict(loop_tests or {})
+        self.calls: Dict[cst.CSTNode, cst.BaseExpression] = dict(calls or {})
+        self.statements: Dict[cst.CSTNode, Sequence[cst.BaseStatement]] = dict(statements or {})
+
+    def on_leave(self, original_node: cst.CSTNode, updated_node: cst.CSTNode):
+        result = updated_node
+        if original_node in self.calls:
+            return self.calls[original_node]
+        if original_node in self.loop_tests and isinstance(result, cst.While):
+            result = result.with_changes(test=self.loop_tests[original_node])
+        if original_node in self.prepend and isinstance(result, cst.FunctionDef) and isinstance(result.body, cst.IndentedBlock):
+            body = list(result.body.body)
+            at = 1 if body and _is_docstring(body[0]) else 0
+            body[at:at] = list(self.prepend[original_node])
+            result = result.with_changes(body=result.body.with_changes(body=body))
+        if original_node in self.statements:
+            replacement = list(self.statements[original_node])
+            if isinstance(result, cst.BaseStatement) and getattr(original_node, "leading_lines", None):
+                first = replacement[0]
+                if hasattr(first, "leading_lines"):
+                    replacement[0] = first.with_changes(leading_lines=original_node.leading_lines)
+            return cst.FlattenSentinel(replacement)
+        if original_node in self.after:
+            return cst.FlattenSentinel([result, *self.after[original_node]])
+        return result
+
+
+def merged(transformers: Sequence[ThreadLifecycleTransformer]) -> ThreadLifecycleTransformer:
+    """All parts of several thread fixes in one transformer."""
+    result = ThreadLifecycleTransformer()
+    for t in transformers:
+        for key, value in t.after.items():
+            result.after[key] = [*result.after.get(key, []), *value]
+        for key, value in t.prepend.items():
+            result.prepend[key] = [*result.prepend.get(key, []), *value]
+        result.loop_tests.update(t.loop_tests)
+        result.calls.update(t.calls)
+        result.statements.update(t.statements)
+    return result

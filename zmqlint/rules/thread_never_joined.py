@@ -1,0 +1,534 @@
+from __future__ import annotations
+
+import ast
+from dataclasses import dataclass
+from typing import Dict, List, Optional, Set, Tuple
+
+import libcst as cst
+
+from zmqlint.codemods.threads import ThreadLifecycleTransformer, join_statement
+from zmqlint.facts.threads import (
+    Body,
+    ThreadAttribute,
+    assigned_in_init,
+    is_stop_name,
+    may_be_none,
+    own_nodes,
+    self_attr,
+    stop_path,
+    thread_attributes,
+)
+from zmqlint.index import ClassInfo, ProjectIndex, dotted_name
+from zmqlint.model import Applicability, Fix, ImportSpec, Severity
+from zmqlint.rule import Invalid, Option, Rule, Valid
+
+
+@dataclass
+class Signal:
+    """``<holder>.<name>.set()`` / ``.clear()`` or ``<holder>.<name> = True/False`` in a stop path."""
+
+    statement: ast.stmt
+    call_or_assign: ast.AST
+    holder: str  # "self" or "self.servicer" (with the body's own name for self)
+    holder_class: ClassInfo
+    name: str
+    body: Body
+
+
+class ThreadNeverJoined(Rule):
+    """Flags stop paths that signal a thread to stop but never wait for it.
+
+    ## What it does
+    Finds the methods that end an object's life (`stop`, `close`, `shutdown`, `cleanup`,
+    `terminate`, `disconnect`, `__exit__`, `__del__`, signal and `atexit` handlers, and what
+    they call on `self`) and the signals they send: `event.set()`, `event.clear()`, or a flag
+    set to `True`/`False`. When a signal is read by the body of a started thread kept in an
+    attribute — of this object, or of an object it holds (`self.servicer._sweeper_stop.set()`
+    for a thread in `self.servicer._sweeper`, whose class may live in another module) — and
+    nothing on the stop path joins that thread, the signal is reported.
+
+    ## Why is this bad?
+    `set()` only asks the thread to finish. The stop method returns while the thread may still
+    be mid-iteration: it keeps using sockets and state that are being torn down, and at
+    interpreter exit a daemon thread is killed wherever it is. In the field report the GPU
+    lease sweeper was signalled but never joined, so VRAM accounting could be cut short on exit.
+
+    ## Example
+    ```python
+    def stop(self):
+        self.servicer._lease_sweeper_stop.set()
+    ```
+
+    ## Use instead
+    ```python
+    def stop(self):
+        self.servicer._lease_sweeper_stop.set()
+        self.servicer._lease_sweeper.join(timeout=5.0)
+    ```
+    or `zmqlint_runtime.threads.stop_and_join(event, thread, timeout=5.0)`.
+
+    ## Fix safety
+    The safe fix inserts `<thread>.join(timeout=<thread-join-timeout>)` right after the signal,
+    guarded where the thread may not exist yet (assigned outside `__init__`), may be None, may
+    not have been started (created and started in different methods), or may be the thread
+    running the stop path itself. The timeout bounds the wait, so a stuck thread delays the stop
+    by at most that long. Signals in `__del__` are reported only: joining from a finaliser can
+    deadlock.
+    """
+
+    CODE = "THR501"
+    NAME = "thread-never-joined"
+    SEVERITY = Severity.MEDIUM
+    MESSAGE = "Thread is signalled to stop but never joined"
+    FIXES = (Applicability.SAFE,)
+    PREFILTER = ("set(", "clear(", "False", "True")
+    OPTIONS = {
+        "thread-join-timeout": Option(
+            (int, float), 5.0, "Seconds the fixes of THR501/THR503 wait for a thread to finish."
+        )
+    }
+
+    VALID = [
+        Valid(
+            """
+            import threading
+
+            class Worker:
+                def __init__(self):
+                    self._stop = threading.Event()
+                    self._thread = threading.Thread(target=self._run)
+                    self._thread.start()
+
+                def _run(self):
+                    while not self._stop.is_set():
+                        self._stop.wait(0.05)
+
+                def stop(self):
+                    self._stop.set()
+                    self._thread.join(timeout=5)
+            """
+        ),
+        # The event is not what the thread waits on: nothing to join for it.
+        Valid(
+            """
+            import threading
+
+            class Server:
+                def __init__(self):
+                    self.closed = threading.Event()
+
+                def close(self):
+                    self.closed.set()
+            """
+        ),
+        # Joined through a helper that receives the thread.
+        Valid(
+            """
+            import threading
+            from zmqlint_runtime.threads import stop_and_join
+
+            class Poller:
+                def __init__(self):
+                    self._running = True
+                    self._thread = threading.Thread(target=self._poll)
+                    self._thread.start()
+
+                def _poll(self):
+                    while self._running:
+                        pass
+
+                def close(self):
+                    self._running = False
+                    stop_and_join(None, self._thread)
+            """
+        ),
+        # Across objects: the servicer's own close() joins its thread.
+        Valid(
+            """
+            from service.leases import Servicer
+
+            class Server:
+                def __init__(self):
+                    self.servicer = Servicer()
+
+                def stop(self):
+                    self.servicer._sweeper_stop.set()
+                    self.servicer.close()
+            """,
+            files={
+                "service/__init__.py": "",
+                "service/leases.py": """
+                    import threading
+
+                    class Servicer:
+                        def __init__(self):
+                            self._sweeper_stop = threading.Event()
+                            self._sweeper = threading.Thread(target=self._sweep)
+                            self._sweeper.start()
+
+                        def _sweep(self):
+                            while not self._sweeper_stop.wait(0.1):
+                                pass
+
+                        def close(self):
+                            self._sweeper_stop.set()
+                            self._sweeper.join(timeout=5)
+                    """,
+            },
+        ),
+    ]
+
+    INVALID = [
+        Invalid(
+            """
+            import threading
+
+            class Worker:
+                def __init__(self):
+                    self._stop = threading.Event()
+                    self._thread = threading.Thread(target=self._run, daemon=True)
+                    self._thread.start()
+
+                def _run(self):
+                    while not self._stop.is_set():
+                        self._stop.wait(0.05)
+
+                def stop(self):
+                    self._stop.set()
+            """,
+            line=14,
+            column=9,
+            end_column=25,
+            expected_fix="""
+            import threading
+
+            class Worker:
+                def __init__(self):
+                    self._stop = threading.Event()
+                    self._thread = threading.Thread(target=self._run, daemon=True)
+                    self._thread.start()
+
+                def _run(self):
+                    while not self._stop.is_set():
+                        self._stop.wait(0.05)
+
+                def stop(self):
+                    self._stop.set()
+                    self._thread.join(timeout=5.0)
+            """,
+        ),
+        # The field report's shape: the sweeper lives in the servicer, defined in another module.
+        Invalid(
+            """
+            from coordinator.leases import GpuLeaseServicer
+
+            class RpcServer:
+                def __init__(self, total_vram_mb):
+                    self.servicer = GpuLeaseServicer(total_vram_mb)
+
+                def stop(self):
+                    \"\"\"Stop serving, then stop the lease sweeper.\"\"\"
+                    self.servicer._lease_sweeper_stop.set()  # ask the sweeper to finish
+            """,
+            path="coordinator/rpc_server.py",
+            files={
+                "coordinator/__init__.py": "",
+                "coordinator/leases.py": """
+                    import threading
+
+                    class GpuLeaseServicer:
+                        def __init__(self, total_vram_mb):
+                            self._leases = {}
+                            self._lease_sweeper_stop = threading.Event()
+                            self._lease_sweeper = threading.Thread(target=self._sweep_expired_leases, daemon=True)
+                            self._lease_sweeper.start()
+
+                        def _sweep_expired_leases(self):
+                            while not self._lease_sweeper_stop.is_set():
+                                self._lease_sweeper_stop.wait(0.1)
+                    """,
+            },
+            line=9,
+            column=9,
+            message_contains="self.servicer._lease_sweeper",
+            expected_fix="""
+            from coordinator.leases import GpuLeaseServicer
+
+            class RpcServer:
+                def __init__(self, total_vram_mb):
+                    self.servicer = GpuLeaseServicer(total_vram_mb)
+
+                def stop(self):
+                    \"\"\"Stop serving, then stop the lease sweeper.\"\"\"
+                    self.servicer._lease_sweeper_stop.set()  # ask the sweeper to finish
+                    self.servicer._lease_sweeper.join(timeout=5.0)
+            """,
+        ),
+        # A flag, a thread created in start() and reset to None: guarded join.
+        Invalid(
+            """
+            import threading
+
+            class Exporter:
+                def __init__(self):
+                    self.running = False
+                    self._thread = None
+
+                def start(self):
+                    self.running = True
+                    self._thread = threading.Thread(target=self._export)
+                    self._thread.start()
+
+                def _export(self):
+                    while self.running:
+                        pass
+
+                def shutdown(self):
+                    self.running = False
+                    print("exporter stopped")
+            """,
+            line=18,
+            options={"thread-join-timeout": 2},
+            expected_fix="""
+            import threading
+
+            class Exporter:
+                def __init__(self):
+                    self.running = False
+                    self._thread = None
+
+                def start(self):
+                    self.running = True
+                    self._thread = threading.Thread(target=self._export)
+                    self._thread.start()
+
+                def _export(self):
+                    while self.running:
+                        pass
+
+                def shutdown(self):
+                    self.running = False
+                    if self._thread is not None:
+                        self._thread.join(timeout=2.0)
+                    print("exporter stopped")
+            """,
+        ),
+        # A timer created in __init__ but started elsewhere, stopped from __exit__.
+        Invalid(
+            """
+            import threading
+
+            class Heartbeat:
+                def __init__(self):
+                    self._done = threading.Event()
+                    self._timer = threading.Timer(1.0, self._beat)
+
+                def __enter__(self):
+                    self._timer.start()
+                    return self
+
+                def _beat(self):
+                    if not self._done.is_set():
+                        print("beat")
+
+                def __exit__(self, *exc):
+                    self._done.set()
+            """,
+            line=17,
+            expected_fix="""
+            import threading
+
+            class Heartbeat:
+                def __init__(self):
+                    self._done = threading.Event()
+                    self._timer = threading.Timer(1.0, self._beat)
+
+                def __enter__(self):
+                    self._timer.start()
+                    return self
+
+                def _beat(self):
+                    if not self._done.is_set():
+                        print("beat")
+
+                def __exit__(self, *exc):
+                    self._done.set()
+                    if self._timer.is_alive():
+                        self._timer.join(timeout=5.0)
+            """,
+        ),
+        # Signalled from __del__: reported, not fixed.
+        Invalid(
+            """
+            import threading
+
+            class Watcher:
+                def __init__(self):
+                    self._stop = threading.Event()
+                    self._thread = threading.Thread(target=self._watch)
+                    self._thread.start()
+
+                def _watch(self):
+                    self._stop.wait()
+
+                def __del__(self):
+                    self._stop.set()
+            """,
+            line=13,
+            expected_fix=None,
+        ),
+    ]
+
+    def __init__(self, context) -> None:
+        super().__init__(context)
+        self.statement_lines: Dict[int, cst.SimpleStatementLine] = {}
+        self.signal_nodes: Dict[Tuple[int, int], cst.CSTNode] = {}
+
+    def visit_SimpleStatementLine(self, node: cst.SimpleStatementLine) -> None:
+        line = self.get_metadata(cst.metadata.PositionProvider, node).start.line
+        self.statement_lines.setdefault(line, node)
+        for small in node.body:
+            target = small.value if isinstance(small, cst.Expr) else small
+            pos = self.get_metadata(cst.metadata.PositionProvider, target).start
+            self.signal_nodes[(pos.line, pos.column)] = target
+
+    def leave_Module(self, original_node: cst.Module) -> None:
+        info = self.context.module_info
+        if info is None:
+            return
+        index: ProjectIndex = self.context.index
+        reported: Set[int] = set()
+        for cls in info.classes.values():
+            path = stop_path(index, cls)
+            for body in path:
+                if body.owner is not cls or body.module is not info:
+                    continue
+                for signal in _signals(index, cls, body):
+                    if id(signal.statement) in reported:
+                        continue
+                    threads = _signalled_threads(index, signal)
+                    unjoined = [t for t in threads if not _joined(index, path, signal.holder, t)]
+                    if not unjoined:
+                        continue
+                    reported.add(id(signal.statement))
+                    self._report(signal, unjoined, body)
+
+    def _report(self, signal: Signal, threads: List[ThreadAttribute], body: Body) -> None:
+        node = signal.call_or_assign
+        col = _char_column(self.context.source, node.lineno, node.col_offset)
+        cst_node = self.signal_nodes.get((node.lineno, col))
+        if cst_node is None:
+            return
+        names = ", ".join(f"`{signal.holder}.{t.attr}`" for t in threads)
+        message = f"{names} is signalled to stop here but never joined on the stop path"
+        fix = None
+        anchor = self.statement_lines.get(signal.statement.lineno)
+        if anchor is not None and body.node.name != "__del__":
+            timeout = self.context.option("thread-join-timeout")
+            joins = []
+            needs_threading = False
+            for thread in threads:
+                may_be_current = thread.calls_stop_path
+                needs_threading |= may_be_current
+                joins.append(
+                    join_statement(
+                        f"{signal.holder}.{thread.attr}",
+                        timeout,
+                        holder=signal.holder,
+                        attr=thread.attr,
+                        may_be_missing=not assigned_in_init(self.context.index, thread.owner, thread.attr),
+                        may_be_none=may_be_none(self.context.index, thread.owner, thread.attr),
+                        may_be_unstarted=not thread.started_where_created,
+                        may_be_current=may_be_current,
+                    )
+                )
+            fix = Fix(
+                "join the thread right after signalling it",
+                Applicability.SAFE,
+                transformer=lambda: ThreadLifecycleTransformer(after={anchor: joins}),
+                add_imports=[ImportSpec("threading")] if needs_threading else [],
+            )
+        self.report(cst_node, message, fix=fix)
+
+
+def _char_column(source: str, line: int, byte_col: int) -> int:
+    """ast's UTF-8 byte offset -> LibCST's character column."""
+    lines = source.splitlines()
+    if 0 < line <= len(lines):
+        return len(lines[line - 1].encode("utf-8")[:byte_col].decode("utf-8", "replace"))
+    return byte_col
+
+
+def _holder(index: ProjectIndex, cls: ClassInfo, body: Body, node: ast.expr) -> Optional[Tuple[str, ClassInfo]]:
+    """``self`` -> (``self``, cls); ``self.servicer`` -> (``self.servicer``, its class)."""
+    if isinstance(node, ast.Name) and node.id == body.self_id:
+        return body.self_id, cls
+    attr = self_attr(node, body.self_id)
+    if attr is not None:
+        owner = index.class_of_attribute(cls, attr)
+        if owner is not None:
+            return f"{body.self_id}.{attr}", owner
+    return None
+
+
+def _signals(index: ProjectIndex, cls: ClassInfo, body: Body) -> List[Signal]:
+    found: List[Signal] = []
+    for stmt in own_nodes(body.node):
+        if isinstance(stmt, ast.Expr) and isinstance(stmt.value, ast.Call):
+            call = stmt.value
+            func = call.func
+            if (
+                isinstance(func, ast.Attribute)
+                and func.attr in ("set", "clear")
+                and not call.args
+                and isinstance(func.value, ast.Attribute)
+            ):
+                holder = _holder(index, cls, body, func.value.value)
+                if holder is not None:
+                    found.append(Signal(stmt, call, holder[0], holder[1], func.value.attr, body))
+        elif isinstance(stmt, ast.Assign) and isinstance(stmt.value, ast.Constant) and isinstance(stmt.value.value, bool):
+            for target in stmt.targets:
+                if isinstance(target, ast.Attribute):
+                    holder = _holder(index, cls, body, target.value)
+                    if holder is not None:
+                        found.append(Signal(stmt, stmt, holder[0], holder[1], target.attr, body))
+    return found
+
+
+def _signalled_threads(index: ProjectIndex, signal: Signal) -> List[ThreadAttribute]:
+    threads = thread_attributes(index, signal.holder_class)
+    return [t for t in threads.values() if signal.name in t.reads and t.attr != signal.name]
+
+
+def _joined(index: ProjectIndex, path: List[Body], holder: str, thread: ThreadAttribute) -> bool:
+    """Whether anything on ``path`` joins ``<holder>.<thread.attr>`` (or hands it to a helper),
+    or stops the holder object through its own stop path that joins it."""
+    for body in path:
+        sid = body.self_id or "self"
+        local_holder = holder.replace("self", sid, 1) if holder.startswith("self") else holder
+        wanted = f"{local_holder}.{thread.attr}"
+        for node in own_nodes(body.node):
+            if isinstance(node, ast.Call):
+                func = dotted_name(node.func)
+                if func == f"{wanted}.join":
+                    return True
+                if any(dotted_name(a) == wanted for a in [*node.args, *(k.value for k in node.keywords)]):
+                    return True
+                if func and "." in holder and func.startswith(local_holder + ".") and is_stop_name(func.rpartition(".")[2]):
+                    owner_path = stop_path(index, thread.owner)
+                    if any(_joins_self(b, thread.attr) for b in owner_path):
+                        return True
+            elif isinstance(node, ast.For):
+                if any(dotted_name(e) == wanted for e in ast.walk(node.iter)):
+                    return True
+    return False
+
+
+def _joins_self(body: Body, attr: str) -> bool:
+    for node in own_nodes(body.node):
+        if isinstance(node, ast.Call):
+            if dotted_name(node.func) == f"{body.self_id}.{attr}.join":
+                return True
+            if any(dotted_name(a) == f"{body.self_id}.{attr}" for a in node.args):
+                return True
+    return False
