@@ -1,0 +1,98 @@
+"""Rewrites of socket lifecycle mistakes (ZMQ101, ZMQ102, ZMQ103, ZMQ105).
+
+The socket facts (`zmqlint.facts.sockets`) are computed on the stdlib ``ast`` of a module;
+`NodeMap` finds the LibCST nodes at the same places so the rules can report and rewrite them.
+
+- ZMQ101 / ZMQ102: the binding factory call becomes ``<context>.socket(zmq.<TYPE>)``; the
+  caller's own ``bind`` (ZMQ101) or ``connect`` (ZMQ102) then is the only one.
+- ZMQ103: the clearing ``self.X = None`` is dropped, or becomes ``zmq.Context.instance()``.
+- ZMQ105: the subclass's second socket on the base class's port is dropped and the base
+  class's socket reused.
+"""
+
+from __future__ import annotations
+
+import ast
+import re
+from typing import Dict, List, Optional, Sequence, Tuple, Type
+
+import libcst as cst
+from libcst.metadata import PositionProvider
+
+from zmqlint.facts.sockets import Factory, Misuse, context_expression, zmq_alias
+from zmqlint.index import ModuleInfo, ProjectIndex
+from zmqlint.model import ImportSpec
+
+Key = Tuple[int, int, int, int]
+
+_LINES = re.compile(r"\r\n|\r|\n")
+
+
+class NodeMap:
+    """LibCST nodes of a module by source range, to find the node an ``ast`` node stands for."""
+
+    def __init__(self, source: str, wrapper: cst.MetadataWrapper, types: Sequence[Type[cst.CSTNode]]):
+        self.lines = _LINES.split(source)
+        self.positions = wrapper.resolve(PositionProvider)
+        self.by_key: Dict[Key, cst.CSTNode] = {}
+        wanted = tuple(types)
+        for node, rng in self.positions.items():
+            if isinstance(node, wanted):
+                self.by_key.setdefault((rng.start.line, rng.start.column, rng.end.line, rng.end.column), node)
+
+    def _column(self, line: int, byte_offset: int) -> int:
+        text = self.lines[line - 1] if 0 < line <= len(self.lines) else ""
+        return len(text.encode("utf-8")[:byte_offset].decode("utf-8", "replace"))
+
+    def find(self, node: ast.AST) -> Optional[cst.CSTNode]:
+        end_line = getattr(node, "end_lineno", None) or node.lineno
+        key = (
+            node.lineno,
+            self._column(node.lineno, node.col_offset),
+            end_line,
+            self._column(end_line, getattr(node, "end_col_offset", None) or 0),
+        )
+        return self.by_key.get(key)
+
+
+def plain_socket(context_source: str, zmq_name: str, socket_type: str) -> cst.Call:
+    """``<context>.socket(<zmq>.<TYPE>)``."""
+    return cst.ensure_type(cst.parse_expression(f"{context_source}.socket({zmq_name}.{socket_type})"), cst.Call)
+
+
+def factory_replacement(
+    index: ProjectIndex, module: ModuleInfo, misuse: Misuse
+) -> Optional[Tuple[cst.Call, List[ImportSpec], List[ImportSpec]]]:
+    """The plain socket that replaces ``misuse.factory_call``, with imports to add and remove."""
+    factory: Factory = misuse.factory
+    if factory.socket_type is None or misuse.factory_module.path != module.path:
+        return None
+    adds: List[ImportSpec] = []
+    zmq_name = zmq_alias(module)
+    if zmq_name is None:
+        zmq_name = "zmq"
+        adds.append(ImportSpec("zmq"))
+    context = context_expression(index, module, misuse)
+    if zmq_name != "zmq" and context.startswith("zmq."):
+        context = zmq_name + context[3:]
+    removes: List[ImportSpec] = []
+    head = (_dotted(misuse.factory_call.func) or "").partition(".")[0]
+    ref = module.imports.get(head)
+    if ref is not None and ref.name is not None:
+        removes.append(ImportSpec("." * ref.level + ref.module, ref.name, None if head == ref.name else head))
+    return plain_socket(context, zmq_name, factory.socket_type), adds, removes
+
+
+def _dotted(node: ast.AST) -> Optional[str]:
+    parts = []
+    while isinstance(node, ast.Attribute):
+        parts.append(node.attr)
+        node = node.value
+    if isinstance(node, ast.Name):
+        parts.append(node.id)
+        return ".".join(reversed(parts))
+    return None
+
+
+def shared_context(zmq_name: str) -> cst.BaseExpression:
+    return cst.parse_expression(f"{zmq_name}.Context.instance()")

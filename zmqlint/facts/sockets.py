@@ -1,0 +1,1259 @@
+"""Socket lifecycle facts (ZMQ101–ZMQ105): which functions hand out sockets they already bound,
+which helpers bind or connect the socket they are given, what a base class binds, and where a
+module rebinds, connects, clears or reads what it should not.
+
+Everything here reads the stdlib ``ast`` of modules through the `ProjectIndex` (lines match
+the CST the rules see) and is memoised per run with ``index.memo``. Nothing is keyed to any
+particular codebase's function names: a *binding factory* is recognised by what its body does.
+
+A function is a binding factory when it returns a socket (or an object holding one as an
+attribute, e.g. ``.socket``) that it
+
+- created (``ctx.socket(zmq.REP)``) and bound (``sock.bind(...)``, directly, inside a retry
+  loop, or through a helper that binds its argument), possibly under ``if bind:`` on one of
+  its parameters; or
+- had built by a pool from a config object carrying ``bind=True`` (``pool.acquire(
+  SocketConfig(zmq.REP, endpoint, bind=bind))``, ``bind`` a parameter defaulting to True); or
+- got from another binding factory.
+"""
+
+from __future__ import annotations
+
+import ast
+import copy
+import re
+from dataclasses import dataclass, field
+from typing import Dict, Iterable, Iterator, List, Optional, Sequence, Set, Tuple, Union
+
+from zmqlint.index import ClassInfo, FunctionInfo, ModuleInfo, ProjectIndex, dotted_name
+
+SOCKET_TYPES = (
+    "PAIR", "PUB", "SUB", "REQ", "REP", "DEALER", "ROUTER", "PULL", "PUSH", "XPUB", "XSUB", "STREAM",
+)
+BIND_METHODS = ("bind", "bind_to_random_port")
+CONNECT_METHODS = ("connect",)
+#: Holder attributes assumed when the holder class cannot be read.
+HOLDER_ATTRS = ("socket", "sock", "_socket", "_sock")
+#: Parameter names under which factories take the context to create the socket from.
+CONTEXT_PARAMS = ("context", "ctx", "zmq_context", "zmq_ctx")
+#: Attribute names a class usually keeps its context under, in order of preference.
+CONTEXT_ATTRS = ("context", "ctx", "_context", "_ctx", "zmq_context", "zmq_ctx")
+
+_TYPE_IN_NAME = re.compile(r"(?:^|_)(" + "|".join(t.lower() for t in SOCKET_TYPES) + r")(?:_|$)")
+
+
+# ---------------------------------------------------------------------------------------------
+# small ast helpers
+
+
+def _parents(root: ast.AST) -> Dict[ast.AST, ast.AST]:
+    parents: Dict[ast.AST, ast.AST] = {}
+    for node in ast.walk(root):
+        for child in ast.iter_child_nodes(node):
+            parents[child] = node
+    return parents
+
+
+def _own_nodes(func: ast.AST) -> Iterator[ast.AST]:
+    """Nodes of a function body, not descending into nested functions, lambdas or classes."""
+    stack = list(ast.iter_child_nodes(func))
+    while stack:
+        node = stack.pop()
+        yield node
+        if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.Lambda, ast.ClassDef)):
+            continue
+        stack.extend(ast.iter_child_nodes(node))
+
+
+def _is_none(node: Optional[ast.AST]) -> bool:
+    return isinstance(node, ast.Constant) and node.value is None
+
+
+def _self_name(func: FunctionInfo) -> Optional[str]:
+    if func.owner is None or not func.parameters:
+        return None
+    if any(d in ("staticmethod", "classmethod") for d in func.decorators):
+        return None
+    return func.parameters[0]
+
+
+def _param_defaults(func: FunctionInfo) -> Dict[str, ast.expr]:
+    args = func.node.args
+    positional = [*args.posonlyargs, *args.args]
+    defaults: Dict[str, ast.expr] = {}
+    for arg, default in zip(positional[len(positional) - len(args.defaults):], args.defaults):
+        defaults[arg.arg] = default
+    for arg, default in zip(args.kwonlyargs, args.kw_defaults):
+        if default is not None:
+            defaults[arg.arg] = default
+    return defaults
+
+
+def _positional_params(func: FunctionInfo, bound: bool) -> List[str]:
+    """Parameters a positional argument of a call fills (``self`` skipped for bound calls)."""
+    args = func.node.args
+    names = [a.arg for a in [*args.posonlyargs, *args.args]]
+    if bound and _self_name(func) is not None:
+        names = names[1:]
+    return names
+
+
+def _argument_for(call: ast.Call, func: FunctionInfo, param: str, bound: bool) -> Optional[ast.expr]:
+    """The expression a call passes for ``param`` (None: not passed, or not knowable)."""
+    for kw in call.keywords:
+        if kw.arg == param:
+            return kw.value
+    names = _positional_params(func, bound)
+    for index, arg in enumerate(call.args):
+        if isinstance(arg, ast.Starred):
+            return None
+        if index < len(names) and names[index] == param:
+            return arg
+    return None
+
+
+def _arguments(call: ast.Call, func: FunctionInfo, bound: bool) -> Dict[str, ast.expr]:
+    result: Dict[str, ast.expr] = {}
+    names = _positional_params(func, bound)
+    for index, arg in enumerate(call.args):
+        if isinstance(arg, ast.Starred):
+            break
+        if index < len(names):
+            result[names[index]] = arg
+    for kw in call.keywords:
+        if kw.arg is not None:
+            result[kw.arg] = kw.value
+    return result
+
+
+def socket_type_of(node: Optional[ast.AST]) -> Optional[str]:
+    """``REP`` for ``zmq.REP`` / ``REP`` / ``zmq.SocketType.REP``."""
+    name = dotted_name(node) if node is not None else None
+    if name:
+        last = name.rpartition(".")[2]
+        if last in SOCKET_TYPES:
+            return last
+    return None
+
+
+def socket_type_from_name(name: str) -> Optional[str]:
+    match = _TYPE_IN_NAME.search(name.rpartition(".")[2].lower())
+    return match.group(1).upper() if match else None
+
+
+def _is_socket_creation(node: ast.AST) -> Optional[str]:
+    """``ctx.socket(T)`` / ``zmq.Socket(ctx, T)``: the type name ('' when unknown), else None."""
+    if not isinstance(node, ast.Call):
+        return None
+    if isinstance(node.func, ast.Attribute) and node.func.attr == "socket" and node.args:
+        return socket_type_of(node.args[0]) or ""
+    name = dotted_name(node.func) or ""
+    if name.rpartition(".")[2] == "Socket" and len(node.args) >= 2 and name.startswith(("zmq", "Socket")):
+        return socket_type_of(node.args[1]) or ""
+    return None
+
+
+def is_context_creation(module: ModuleInfo, node: Optional[ast.AST]) -> bool:
+    """``zmq.Context()``, ``zmq.Context.instance()``, ``ctx or zmq.Context.instance()`` ..."""
+    if node is None:
+        return False
+    if isinstance(node, ast.BoolOp):
+        return any(is_context_creation(module, v) for v in node.values)
+    if isinstance(node, ast.IfExp):
+        return is_context_creation(module, node.body) or is_context_creation(module, node.orelse)
+    if isinstance(node, ast.Call):
+        name = dotted_name(node.func)
+        if not name:
+            return False
+        qualified = module.qualified_name(name)
+        parts = qualified.split(".")
+        return parts[0] == "zmq" and "Context" in parts[-2:]
+    return False
+
+
+def _enclosing_functions(module: ModuleInfo) -> Iterator[FunctionInfo]:
+    yield from module.functions.values()
+    for cls in module.classes.values():
+        yield from cls.methods.values()
+
+
+def zmq_alias(module: ModuleInfo) -> Optional[str]:
+    """The local name ``import zmq`` is bound to in ``module``, if any."""
+    for local, ref in module.imports.items():
+        if ref.name is None and ref.module == "zmq" and ref.level == 0:
+            return local
+    return None
+
+
+# ---------------------------------------------------------------------------------------------
+# binding factories
+
+
+@dataclass(frozen=True)
+class Factory:
+    """A callable that hands out a socket it has already bound."""
+
+    name: str
+    socket_type: Optional[str]
+    #: The parameter deciding whether it binds (``bind``), or ``"cfg.bind"`` for a config
+    #: parameter's attribute; None: it always binds.
+    bind_param: Optional[str] = None
+    bind_default: Optional[bool] = None
+    #: Attributes of the returned object that hold the socket; () when it returns the socket.
+    holder_attrs: Tuple[str, ...] = ()
+    function: Optional[FunctionInfo] = field(default=None, compare=False, hash=False)
+
+    def binds_at(self, call: ast.Call, bound: bool) -> bool:
+        """Does the call ``call`` of this factory bind? Only a definite yes counts."""
+        if self.bind_param is None:
+            return True
+        param, _, attr = self.bind_param.partition(".")
+        if self.function is not None:
+            arg = _argument_for(call, self.function, param, bound)
+        else:
+            arg = next((kw.value for kw in call.keywords if kw.arg == param), None)
+        if attr:
+            return arg is not None and _config_binds(arg) is True
+        if arg is None:
+            return self.bind_default is True
+        return isinstance(arg, ast.Constant) and arg.value is True
+
+
+def _config_binds(node: ast.AST) -> Optional[bool]:
+    """For a config-object constructor call: the literal value of its ``bind=`` keyword."""
+    if isinstance(node, ast.Call):
+        for kw in node.keywords:
+            if kw.arg == "bind" and isinstance(kw.value, ast.Constant) and isinstance(kw.value.value, bool):
+                return kw.value.value
+    return None
+
+
+class _InProgress:
+    pass
+
+
+_IN_PROGRESS = _InProgress()
+
+
+def factory_of_function(index: ProjectIndex, func: FunctionInfo) -> Optional[Factory]:
+    """The `Factory` ``func`` is, or None when it does not hand out a bound socket."""
+    key = ("sockets.factory", str(func.module.path), func.qualname, func.node.lineno)
+    if key in index._memo and index._memo[key] is _IN_PROGRESS:
+        return None  # recursion: a factory is not made of itself
+    index._memo.setdefault(key, _IN_PROGRESS)
+    if index._memo[key] is _IN_PROGRESS:
+        index._memo[key] = _analyse_factory(index, func)
+    return index._memo[key]  # type: ignore[return-value]
+
+
+def _analyse_factory(index: ProjectIndex, func: FunctionInfo) -> Optional[Factory]:
+    params = set(func.parameters)
+    defaults = _param_defaults(func)
+    module = func.module
+    parents = _parents(func.node)
+    #: local socket name -> (type, bound? True / param condition / None)
+    created: Dict[str, Optional[str]] = {}
+    prebound: Dict[str, Factory] = {}
+    config_locals: Dict[str, ast.Call] = {}
+    for node in _own_nodes(func.node):
+        if isinstance(node, ast.Assign) and len(node.targets) == 1 and isinstance(node.targets[0], ast.Name):
+            name = node.targets[0].id
+            kind = _is_socket_creation(node.value)
+            if kind is not None:
+                created[name] = kind or None
+            elif isinstance(node.value, ast.Call):
+                inner = factory_of_call(index, module, node.value)
+                if inner is not None and inner.binds_at(node.value, _is_bound_call(node.value)):
+                    prebound[name] = inner
+                elif any(kw.arg == "bind" for kw in node.value.keywords) or _resolved_config_binds(index, module, node.value):
+                    config_locals[name] = node.value
+
+    # Which created sockets get bound here, and under what condition.
+    bind_conditions: Dict[str, Optional[str]] = {}
+    for node in _own_nodes(func.node):
+        if not isinstance(node, ast.Call):
+            continue
+        targets: List[str] = []
+        if isinstance(node.func, ast.Attribute) and node.func.attr in BIND_METHODS and isinstance(node.func.value, ast.Name):
+            targets.append(node.func.value.id)
+        else:
+            callee = _resolve_call(index, module, node)
+            if callee is not None:
+                actions = param_actions(index, callee)
+                for param, arg in _arguments(node, callee, _is_bound_call(node)).items():
+                    if isinstance(arg, ast.Name) and "bind" in actions.get(param, ()):
+                        targets.append(arg.id)
+        for name in targets:
+            if name in created:
+                condition = _bind_condition(node, parents, func.node, params)
+                if condition is not False:
+                    previous = bind_conditions.get(name, "unset")
+                    bind_conditions[name] = None if previous is None or condition is None else condition
+
+    for node in _own_nodes(func.node):
+        if not isinstance(node, ast.Return) or node.value is None:
+            continue
+        value = node.value
+        found = _factory_from_return(index, func, value, created, bind_conditions, prebound, config_locals, params, defaults)
+        if found is not None:
+            return found
+    return None
+
+
+def _factory_from_return(index, func, value, created, bind_conditions, prebound, config_locals, params, defaults) -> Optional[Factory]:
+    module = func.module
+    name = func.qualname
+
+    def from_condition(sock: str, holder: Tuple[str, ...]) -> Optional[Factory]:
+        if sock in prebound:
+            inner = prebound[sock]
+            return Factory(name, inner.socket_type, None, None, holder or inner.holder_attrs, func)
+        if sock not in bind_conditions:
+            return None
+        condition = bind_conditions[sock]
+        if condition is None:
+            return Factory(name, created.get(sock), None, None, holder, func)
+        param = condition.partition(".")[0]
+        default = _literal_bool(defaults.get(param)) if "." not in condition else None
+        return Factory(name, created.get(sock), condition, default, holder, func)
+
+    if isinstance(value, ast.Name):
+        return from_condition(value.id, ())
+    if not isinstance(value, ast.Call):
+        return None
+    # A holder built around the socket: Holder(sock) / Holder(socket=sock).
+    for position, arg in enumerate([*value.args, *[kw.value for kw in value.keywords]]):
+        if isinstance(arg, ast.Name) and (arg.id in bind_conditions or arg.id in prebound):
+            keyword = value.keywords[position - len(value.args)].arg if position >= len(value.args) else None
+            holder = _holder_attributes(index, module, value, position, keyword)
+            return from_condition(arg.id, holder)
+    # Another factory's result handed straight through.
+    inner = factory_of_call(index, module, value)
+    if inner is not None:
+        bound = _is_bound_call(value)
+        if inner.binds_at(value, bound):
+            return Factory(name, inner.socket_type, None, None, inner.holder_attrs, func)
+        if inner.bind_param and "." not in inner.bind_param and inner.function is not None:
+            arg = _argument_for(value, inner.function, inner.bind_param, bound)
+            if isinstance(arg, ast.Name) and arg.id in params:
+                default = _literal_bool(defaults.get(arg.id))
+                if default is not None:
+                    return Factory(name, inner.socket_type, arg.id, default, inner.holder_attrs, func)
+        return None
+    # A pool handed a config that says bind: pool.acquire(SocketConfig(zmq.REP, ep, bind=bind)).
+    for arg in [*value.args, *[kw.value for kw in value.keywords]]:
+        config = config_locals.get(arg.id) if isinstance(arg, ast.Name) else arg
+        if not isinstance(config, ast.Call):
+            continue
+        bind_value = next((kw.value for kw in config.keywords if kw.arg == "bind"), None)
+        socket_type = _config_socket_type(config)
+        if bind_value is None:
+            if _resolved_config_binds(index, module, config):
+                return Factory(name, socket_type, None, None, (), func)
+            continue
+        if isinstance(bind_value, ast.Constant) and bind_value.value is True:
+            return Factory(name, socket_type, None, None, (), func)
+        if isinstance(bind_value, ast.Name) and bind_value.id in params:
+            default = _literal_bool(defaults.get(bind_value.id))
+            if default is not None:
+                return Factory(name, socket_type, bind_value.id, default, (), func)
+    return None
+
+
+def _literal_bool(node: Optional[ast.AST]) -> Optional[bool]:
+    if isinstance(node, ast.Constant) and isinstance(node.value, bool):
+        return node.value
+    return None
+
+
+def _config_socket_type(config: ast.Call) -> Optional[str]:
+    for kw in config.keywords:
+        if kw.arg in ("socket_type", "type", "kind"):
+            return socket_type_of(kw.value)
+    for arg in config.args:
+        found = socket_type_of(arg)
+        if found:
+            return found
+    return None
+
+
+def _resolved_config_binds(index: ProjectIndex, module: ModuleInfo, config: ast.Call) -> bool:
+    """A config class whose ``bind`` field defaults to True, built without ``bind=``."""
+    if any(kw.arg == "bind" for kw in config.keywords) or _config_socket_type(config) is None:
+        return False
+    name = dotted_name(config.func)
+    target = index.resolve(module, name) if name else None
+    if not isinstance(target, ClassInfo):
+        return False
+    values = target.attributes.get("bind", [])
+    return bool(values) and all(_literal_bool(v) is True for v in values[:1])
+
+
+def _holder_attributes(index, module, call: ast.Call, position: int, keyword: Optional[str]) -> Tuple[str, ...]:
+    name = dotted_name(call.func)
+    target = index.resolve(module, name) if name else None
+    if isinstance(target, ClassInfo):
+        init = index.find_method(target, "__init__")
+        if init is not None:
+            params = _positional_params(init, bound=True)
+            param = keyword or (params[position] if position < len(params) else None)
+            self_name = _self_name(init)
+            attrs = []
+            for node in _own_nodes(init.node):
+                if isinstance(node, ast.Assign) and isinstance(node.value, ast.Name) and node.value.id == param:
+                    for target_node in node.targets:
+                        if isinstance(target_node, ast.Attribute) and dotted_name(target_node.value) == self_name:
+                            attrs.append(target_node.attr)
+            if attrs:
+                return tuple(attrs)
+        return HOLDER_ATTRS
+    return HOLDER_ATTRS
+
+
+def _bind_condition(node: ast.AST, parents, func_node, params: Set[str]) -> Union[None, str, bool]:
+    """None: binds unconditionally; ``"p"`` / ``"p.attr"``: under ``if p`` / ``if p.attr`` (a
+    parameter); False: on the ``else`` side of such a test (never when the parameter says bind)."""
+    child, parent = node, parents.get(node)
+    while parent is not None and parent is not func_node:
+        if isinstance(parent, ast.If):
+            test = parent.test
+            name = dotted_name(test)
+            if name and name.partition(".")[0] in params and name.count(".") <= 1:
+                return name if child in parent.body else False
+        child, parent = parent, parents.get(parent)
+    return None
+
+
+def _is_bound_call(call: ast.Call) -> bool:
+    """``obj.method(...)`` (the receiver fills ``self``) rather than ``function(...)``."""
+    return isinstance(call.func, ast.Attribute)
+
+
+def _resolve_call(index: ProjectIndex, module: ModuleInfo, call: ast.Call) -> Optional[FunctionInfo]:
+    name = dotted_name(call.func)
+    if not name:
+        return None
+    try:
+        target = index.resolve_callable(module, name, line=call.lineno)
+    except RecursionError:
+        return None
+    return target if isinstance(target, FunctionInfo) else None
+
+
+def factory_of_call(
+    index: ProjectIndex, module: ModuleInfo, call: ast.Call, extra: Sequence[str] = ()
+) -> Optional[Factory]:
+    """The binding factory ``call`` calls, if it is one (``extra``: configured names)."""
+    name = dotted_name(call.func)
+    if name and extra:
+        qualified = module.qualified_name(name)
+        for configured in extra:
+            if configured in (name, qualified) or qualified.endswith("." + configured):
+                return Factory(configured, socket_type_from_name(configured))
+    callee = _resolve_call(index, module, call)
+    if callee is not None:
+        return factory_of_function(index, callee)
+    # A pool call handed a config that says bind=True, seen at the call site itself.
+    for arg in [*call.args, *[kw.value for kw in call.keywords]]:
+        if _config_binds(arg) is True and isinstance(arg, ast.Call):
+            return Factory(name or "pool", _config_socket_type(arg))
+    return None
+
+
+# ---------------------------------------------------------------------------------------------
+# helpers that bind or connect what they are given
+
+
+def param_actions(index: ProjectIndex, func: FunctionInfo) -> Dict[str, Set[str]]:
+    """What ``func`` does to its parameters and ``self`` attributes: ``{"socket": {"bind"},
+    "self.pub": {"connect"}}`` — directly, in loops, or through helpers it calls."""
+    key = ("sockets.actions", str(func.module.path), func.qualname, func.node.lineno)
+    if key in index._memo:
+        value = index._memo[key]
+        return {} if value is _IN_PROGRESS else value  # type: ignore[return-value]
+    index._memo[key] = _IN_PROGRESS
+    actions: Dict[str, Set[str]] = {}
+    params = set(func.parameters)
+    self_name = _self_name(func)
+
+    def subject(expr: ast.AST) -> Optional[str]:
+        name = dotted_name(expr)
+        if name is None:
+            return None
+        if name in params and name != self_name:
+            return name
+        if self_name and name.startswith(self_name + ".") and name.count(".") == 1:
+            return "self." + name.partition(".")[2]
+        return None
+
+    for node in _own_nodes(func.node):
+        if not isinstance(node, ast.Call):
+            continue
+        if isinstance(node.func, ast.Attribute) and node.func.attr in BIND_METHODS + CONNECT_METHODS:
+            who = subject(node.func.value)
+            if who:
+                actions.setdefault(who, set()).add("bind" if node.func.attr in BIND_METHODS else "connect")
+            continue
+        callee = _resolve_call(index, func.module, node)
+        if callee is None or callee is func:
+            continue
+        inner = param_actions(index, callee)
+        if not inner:
+            continue
+        for param, arg in _arguments(node, callee, _is_bound_call(node)).items():
+            who = subject(arg)
+            if who and inner.get(param):
+                actions.setdefault(who, set()).update(inner[param])
+        if self_name and dotted_name(node.func) and dotted_name(node.func).startswith(self_name + "."):
+            for name, acts in inner.items():
+                if name.startswith("self."):
+                    actions.setdefault(name, set()).update(acts)
+    index._memo[key] = actions
+    return actions
+
+
+# ---------------------------------------------------------------------------------------------
+# ZMQ101 / ZMQ102: a factory-bound socket bound again or connected
+
+
+@dataclass
+class Misuse:
+    kind: str  # "bind" or "connect"
+    use: ast.Call
+    factory_call: ast.Call
+    factory: Factory
+    #: The module holding ``factory_call`` (the fix only applies in the file being checked).
+    factory_module: ModuleInfo
+    function: FunctionInfo
+    subject: str
+
+
+def _statement_walk(body: Sequence[ast.stmt]) -> Iterator[Tuple[ast.stmt, List[ast.AST]]]:
+    """Statements in source order (into compound bodies), each with the expressions of its own
+    header (for an ``if``: its test; for a simple statement: the statement itself)."""
+    for stmt in body:
+        if isinstance(stmt, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)):
+            continue
+        if isinstance(stmt, ast.If):
+            yield stmt, [stmt.test]
+            yield from _statement_walk(stmt.body)
+            yield from _statement_walk(stmt.orelse)
+        elif isinstance(stmt, (ast.For, ast.AsyncFor)):
+            yield stmt, [stmt.iter]
+            yield from _statement_walk(stmt.body)
+            yield from _statement_walk(stmt.orelse)
+        elif isinstance(stmt, ast.While):
+            yield stmt, [stmt.test]
+            yield from _statement_walk(stmt.body)
+            yield from _statement_walk(stmt.orelse)
+        elif isinstance(stmt, (ast.With, ast.AsyncWith)):
+            yield stmt, [item.context_expr for item in stmt.items]
+            yield from _statement_walk(stmt.body)
+        elif isinstance(stmt, ast.Try) or type(stmt).__name__ == "TryStar":
+            yield stmt, []
+            yield from _statement_walk(stmt.body)
+            for handler in stmt.handlers:
+                yield from _statement_walk(handler.body)
+            yield from _statement_walk(stmt.orelse)
+            yield from _statement_walk(stmt.finalbody)
+        elif type(stmt).__name__ == "Match":
+            yield stmt, [stmt.subject]
+            for case in stmt.cases:
+                yield from _statement_walk(case.body)
+        else:
+            yield stmt, [stmt]
+
+
+def _calls_in(exprs: Iterable[ast.AST]) -> List[ast.Call]:
+    calls = []
+    for expr in exprs:
+        for node in ast.walk(expr):
+            if isinstance(node, ast.Call):
+                calls.append(node)
+    return sorted(calls, key=lambda c: (c.lineno, c.col_offset))
+
+
+@dataclass
+class _Origin:
+    call: ast.Call
+    factory: Factory
+    module: ModuleInfo
+
+
+def _class_factory_attrs(index: ProjectIndex, cls: ClassInfo, extra: Sequence[str]) -> Dict[str, _Origin]:
+    """``self.X`` attributes every assignment of which (None aside) is a binding factory call."""
+    result: Dict[str, _Origin] = {}
+    for klass in index.mro(cls):
+        for attr, values in klass.attributes.items():
+            if attr in result:
+                continue
+            all_values = index.attribute_values(cls, attr)
+            origin = None
+            for value in all_values:
+                if _is_none(value):
+                    continue
+                owner = next((k for k in index.mro(cls) if value in k.attributes.get(attr, [])), cls)
+                factory = factory_of_call(index, owner.module, value, extra) if isinstance(value, ast.Call) else None
+                if factory is None or not factory.binds_at(value, _is_bound_call(value)):
+                    origin = None
+                    break
+                origin = origin or _Origin(value, factory, owner.module)
+            if origin is not None:
+                result[attr] = origin
+    return result
+
+
+def socket_misuses(index: ProjectIndex, module: ModuleInfo, extra: Sequence[str] = ()) -> List[Misuse]:
+    """Every bind or connect of a socket a binding factory handed out, in ``module``."""
+    key = ("sockets.misuses", str(module.path), tuple(extra))
+    return index.memo(key, lambda: _find_misuses(index, module, tuple(extra)))
+
+
+def _find_misuses(index: ProjectIndex, module: ModuleInfo, extra: Tuple[str, ...]) -> List[Misuse]:
+    found: Dict[int, Misuse] = {}
+    for func in _enclosing_functions(module):
+        self_name = _self_name(func)
+        state: Dict[str, _Origin] = {}
+        if func.owner is not None and self_name:
+            for attr, origin in _class_factory_attrs(index, func.owner, extra).items():
+                state[f"{self_name}.{attr}"] = origin
+
+        def note(kind: str, use: ast.Call, origin: _Origin, subject: str) -> None:
+            found.setdefault(id(use), Misuse(kind, use, origin.call, origin.factory, origin.module, func, subject))
+
+        for stmt, exprs in _statement_walk(func.node.body):
+            for call in _calls_in(exprs):
+                if isinstance(call.func, ast.Attribute) and call.func.attr in BIND_METHODS + CONNECT_METHODS:
+                    subject = dotted_name(call.func.value)
+                    if subject in state:
+                        kind = "bind" if call.func.attr in BIND_METHODS else "connect"
+                        note(kind, call, state[subject], subject)
+                    continue
+                callee = _resolve_call(index, module, call)
+                if callee is None:
+                    continue
+                actions = param_actions(index, callee)
+                if not actions:
+                    continue
+                for param, arg in _arguments(call, callee, _is_bound_call(call)).items():
+                    subject = dotted_name(arg)
+                    if subject in state:
+                        for act in sorted(actions.get(param, ())):
+                            note(act, call, state[subject], subject)
+                receiver = dotted_name(call.func) or ""
+                if self_name and receiver.startswith(self_name + "."):
+                    for name, acts in actions.items():
+                        subject = f"{self_name}.{name[5:]}" if name.startswith("self.") else None
+                        if subject in state:
+                            for act in sorted(acts):
+                                note(act, call, state[subject], subject)
+            if isinstance(stmt, (ast.Assign, ast.AnnAssign)) and stmt.value is not None:
+                targets = stmt.targets if isinstance(stmt, ast.Assign) else [stmt.target]
+                _assign(index, module, state, targets, stmt.value, extra)
+    return sorted(found.values(), key=lambda m: (m.use.lineno, m.use.col_offset))
+
+
+def _assign(index, module, state: Dict[str, _Origin], targets, value: ast.expr, extra) -> None:
+    origin: Optional[_Origin] = None
+    holder: Tuple[str, ...] = ()
+    if isinstance(value, ast.Call):
+        factory = factory_of_call(index, module, value, extra)
+        if factory is not None and factory.binds_at(value, _is_bound_call(value)):
+            origin, holder = _Origin(value, factory, module), factory.holder_attrs
+    else:
+        source = dotted_name(value)
+        if source in state:
+            origin = state[source]
+        elif source is not None:
+            # An alias of a holder attribute: sock = holder.socket
+            origin = None
+    for target in targets:
+        name = dotted_name(target)
+        if name is None:
+            continue
+        for existing in [k for k in state if k == name or k.startswith(name + ".")]:
+            del state[existing]
+        if origin is not None:
+            if holder:
+                for attr in holder:
+                    state[f"{name}.{attr}"] = origin
+            else:
+                state[name] = origin
+
+
+# ---------------------------------------------------------------------------------------------
+# context expression for the fixes
+
+
+def context_expression(index: ProjectIndex, module: ModuleInfo, misuse: Misuse) -> str:
+    """Source of the context a plain socket should come from at the factory call's place."""
+    zmq_name = zmq_alias(module) or "zmq"
+    call = misuse.factory_call
+    func = next((f for f in reversed(module.scope_at(call.lineno)) if isinstance(f, FunctionInfo)), None)
+    self_name = _self_name(func) if func is not None else None
+    candidates: List[ast.expr] = []
+    factory_fn = misuse.factory.function
+    for kw in call.keywords:
+        if kw.arg in CONTEXT_PARAMS:
+            candidates.append(kw.value)
+    if factory_fn is not None:
+        for param in factory_fn.parameters:
+            if param in CONTEXT_PARAMS:
+                arg = _argument_for(call, factory_fn, param, _is_bound_call(call))
+                if arg is not None:
+                    candidates.append(arg)
+    for expr in candidates:
+        name = dotted_name(expr)
+        if name and self_name and name.startswith(self_name + ".") and name.count(".") == 1:
+            return name
+        if isinstance(expr, ast.Name) and func is not None:
+            local = index.local_value(func, expr.id, before_line=call.lineno)
+            if local is not None and is_context_creation(module, local):
+                return expr.id
+    if func is not None and func.owner is not None and self_name:
+        known = {}
+        for klass in index.mro(func.owner):
+            for attr, values in klass.attributes.items():
+                if any(is_context_creation(klass.module, v) for v in values) and attr not in known:
+                    known[attr] = values
+        for attr in [*CONTEXT_ATTRS, *sorted(known)]:
+            if attr in known:
+                return f"{self_name}.{attr}"
+    if func is not None:
+        for node in _own_nodes(func.node):
+            if (
+                isinstance(node, ast.Assign)
+                and node.lineno < call.lineno
+                and len(node.targets) == 1
+                and isinstance(node.targets[0], ast.Name)
+                and is_context_creation(module, node.value)
+            ):
+                return node.targets[0].id
+    for name, value in module.assignments.items():
+        if is_context_creation(module, value):
+            return name
+    return f"{zmq_name}.Context.instance()"
+
+
+# ---------------------------------------------------------------------------------------------
+# ZMQ103: a context or socket attribute cleared, then used
+
+
+@dataclass
+class Clearing:
+    assign: ast.Assign
+    attr: str
+    use: ast.Attribute
+    #: "drop": a context or socket is there to keep; "instance": assign the shared context.
+    fix: Optional[str]
+    kind: str
+
+
+_SOCKET_USES = {
+    "bind", "connect", "send", "recv", "send_multipart", "recv_multipart", "send_json", "recv_json",
+    "send_string", "recv_string", "setsockopt", "getsockopt", "poll", "close", "bind_to_random_port",
+    "subscribe", "unbind", "disconnect", "send_pyobj", "recv_pyobj",
+}
+
+
+def _holding_kind(index: ProjectIndex, module: ModuleInfo, value: ast.AST, extra=()) -> Optional[str]:
+    if is_context_creation(module, value):
+        return "context"
+    if _is_socket_creation(value) is not None:
+        return "socket"
+    if isinstance(value, ast.Call):
+        factory = factory_of_call(index, module, value, extra)
+        if factory is not None:
+            return "socket"
+    return None
+
+
+def _base_created(index: ProjectIndex, cls: ClassInfo) -> Dict[str, str]:
+    """``self.X`` a base class's ``__init__`` sets to a context or socket: X -> kind."""
+    created: Dict[str, str] = {}
+    for base in index.mro(cls)[1:]:
+        init = base.methods.get("__init__")
+        if init is None:
+            continue
+        self_name = _self_name(init)
+        for node in _own_nodes(init.node):
+            if isinstance(node, ast.Assign):
+                for target in node.targets:
+                    if isinstance(target, ast.Attribute) and dotted_name(target.value) == self_name:
+                        kind = _holding_kind(index, base.module, node.value)
+                        if kind and target.attr not in created:
+                            created[target.attr] = kind
+    return created
+
+
+def _calls_base_init(stmt: ast.stmt) -> bool:
+    for node in ast.walk(stmt):
+        if isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute) and node.func.attr == "__init__":
+            return True
+    return False
+
+
+def _guards(node: ast.AST, parents, func_node, text: str) -> bool:
+    """Is ``node`` inside an ``if`` / ``while`` / conditional whose test mentions ``text``?"""
+    child, parent = node, parents.get(node)
+    while parent is not None and parent is not func_node:
+        test = None
+        if isinstance(parent, (ast.If, ast.While, ast.IfExp)):
+            test = parent.test
+        elif isinstance(parent, ast.BoolOp) and child is not parent.values[0]:
+            test = parent.values[0]
+        if test is not None and child is not test and text in ast.unparse(test):
+            return True
+        child, parent = parent, parents.get(parent)
+    return False
+
+
+def cleared_attributes(index: ProjectIndex, module: ModuleInfo) -> List[Clearing]:
+    key = ("sockets.cleared", str(module.path))
+    return index.memo(key, lambda: _find_clearings(index, module))
+
+
+def _find_clearings(index: ProjectIndex, module: ModuleInfo) -> List[Clearing]:
+    results: List[Clearing] = []
+    for cls in module.classes.values():
+        base_created = _base_created(index, cls)
+        own_created: Dict[str, str] = {}
+        for attr, values in cls.attributes.items():
+            for value in values:
+                kind = _holding_kind(index, module, value)
+                if kind:
+                    own_created.setdefault(attr, kind)
+        init_clearings: Dict[str, Tuple[ast.Assign, bool, str]] = {}
+        for method in cls.methods.values():
+            self_name = _self_name(method)
+            if self_name is None:
+                continue
+            parents = _parents(method.node)
+            is_init = method.name == "__init__"
+            live: Dict[str, str] = {} if is_init else {**base_created, **own_created}
+            cleared: Dict[str, Tuple[ast.Assign, bool, str]] = {}
+            reported: Set[int] = set()
+            for stmt, exprs in _statement_walk(method.node.body):
+                for expr in exprs:
+                    for node in ast.walk(expr):
+                        use = _attribute_use(node, self_name)
+                        if use is None or use[0] not in cleared:
+                            continue
+                        attr, method_name = use
+                        assign, had_live, kind = cleared[attr]
+                        if id(assign) in reported or _guards(node, parents, method.node, f"{self_name}.{attr}"):
+                            continue
+                        fix = _clearing_fix(had_live, kind, method_name)
+                        if fix is None and not had_live and method_name not in _SOCKET_USES and method_name != "socket":
+                            continue
+                        reported.add(id(assign))
+                        results.append(Clearing(assign, attr, node, fix, kind if had_live else _use_kind(method_name)))
+                if is_init and _calls_base_init(stmt):
+                    live.update(base_created)
+                if isinstance(stmt, ast.Assign):
+                    for target in stmt.targets:
+                        if not (isinstance(target, ast.Attribute) and dotted_name(target.value) == self_name):
+                            continue
+                        attr = target.attr
+                        if _is_none(stmt.value):
+                            cleared[attr] = (stmt, attr in live, live.get(attr, ""))
+                            live.pop(attr, None)
+                        else:
+                            cleared.pop(attr, None)
+                            kind = _holding_kind(index, module, stmt.value)
+                            if kind:
+                                live[attr] = kind
+                            else:
+                                live.pop(attr, None)
+            if is_init:
+                init_clearings = {a: c for a, c in cleared.items() if id(c[0]) not in reported}
+        # Cleared in __init__ and never set again anywhere in the hierarchy: every use is a crash.
+        for attr, (assign, had_live, kind) in init_clearings.items():
+            others = [v for v in index.attribute_values(cls, attr) if v is not assign.value and not _is_none(v)]
+            own_non_none = [v for v in cls.attributes.get(attr, []) if not _is_none(v)]
+            if own_non_none or any(v for v in others if _assigned_after_base(cls, v)):
+                continue
+            for method in cls.methods.values():
+                self_name = _self_name(method)
+                if method.name == "__init__" or self_name is None:
+                    continue
+                parents = _parents(method.node)
+                for node in _own_nodes(method.node):
+                    use = _attribute_use(node, self_name)
+                    if use and use[0] == attr and not _guards(node, parents, method.node, f"{self_name}.{attr}"):
+                        fix = _clearing_fix(had_live, kind, use[1])
+                        if fix is None and not had_live and use[1] not in _SOCKET_USES and use[1] != "socket":
+                            continue
+                        results.append(Clearing(assign, attr, node, fix, kind if had_live else _use_kind(use[1])))
+                        break
+                else:
+                    continue
+                break
+    return results
+
+
+def _assigned_after_base(cls: ClassInfo, value: ast.AST) -> bool:
+    # Values from base classes ran before the clearing (in their __init__): they do not count.
+    return False
+
+
+def _use_kind(method_name: str) -> str:
+    return "context" if method_name == "socket" else "socket"
+
+
+def _clearing_fix(had_live: bool, kind: str, method_name: str) -> Optional[str]:
+    if had_live:
+        return "drop"
+    if method_name == "socket":
+        return "instance"
+    return None
+
+
+def _attribute_use(node: ast.AST, self_name: str) -> Optional[Tuple[str, str]]:
+    """``self.X.m`` read: (X, m)."""
+    if (
+        isinstance(node, ast.Attribute)
+        and isinstance(node.ctx, ast.Load)
+        and isinstance(node.value, ast.Attribute)
+        and isinstance(node.value.value, ast.Name)
+        and node.value.value.id == self_name
+    ):
+        return node.value.attr, node.attr
+    return None
+
+
+# ---------------------------------------------------------------------------------------------
+# ZMQ104: self.X read where nothing assigns X
+
+
+#: Library base classes whose attributes are known, and the modules that define them.
+KNOWN_LIBRARY_CLASSES = {
+    "object": ("builtins", "object"),
+    "builtins.object": ("builtins", "object"),
+    "threading.Thread": ("threading", "Thread"),
+    "abc.ABC": ("abc", "ABC"),
+    "Exception": ("builtins", "Exception"),
+    "RuntimeError": ("builtins", "RuntimeError"),
+}
+
+
+def library_class_attributes(qualified: str) -> Optional[Set[str]]:
+    """Every attribute an instance of the known library class ``qualified`` may have."""
+    spec = KNOWN_LIBRARY_CLASSES.get(qualified)
+    if spec is None:
+        return None
+    import importlib
+    import inspect
+
+    # Standard-library classes only (never the analysed code): their names, and the
+    # ``self.X`` their Python source assigns.
+    klass = getattr(importlib.import_module(spec[0]), spec[1])
+    names: Set[str] = set(dir(klass))
+    for part in klass.__mro__:
+        try:
+            tree = ast.parse(inspect.getsource(part))
+        except (OSError, TypeError, SyntaxError):
+            continue
+        for node in ast.walk(tree):
+            if isinstance(node, ast.Attribute) and isinstance(node.ctx, ast.Store):
+                names.add(node.attr)
+    return names
+
+
+@dataclass
+class UndefinedRead:
+    node: ast.Attribute
+    attr: str
+    cls: ClassInfo
+
+
+def _abstract_looking(index: ProjectIndex, cls: ClassInfo) -> bool:
+    if re.match(r"^_?(Base|Abstract)|Mixin$|Base$|Mixin", cls.name):
+        return True
+    if cls.node.keywords or cls.node.decorator_list:
+        return True
+    for method in cls.methods.values():
+        if any(d.rpartition(".")[2] in ("abstractmethod", "abstractproperty") for d in method.decorators):
+            return True
+        for node in _own_nodes(method.node):
+            if isinstance(node, ast.Raise) and node.exc is not None and "NotImplementedError" in (dotted_name(node.exc) or dotted_name(getattr(node.exc, "func", None)) or ""):
+                return True
+    return False
+
+
+def undefined_attribute_reads(index: ProjectIndex, module: ModuleInfo) -> List[UndefinedRead]:
+    key = ("sockets.undefined", str(module.path))
+    return index.memo(key, lambda: _find_undefined(index, module))
+
+
+def _find_undefined(index: ProjectIndex, module: ModuleInfo) -> List[UndefinedRead]:
+    subclassed_here = {
+        dotted_name(base) for cls in module.classes.values() for base in cls.node.bases
+    }
+    results: List[UndefinedRead] = []
+    for cls in module.classes.values():
+        if cls.name in subclassed_here or _abstract_looking(index, cls):
+            continue
+        mro = index.mro(cls)
+        if any(k.dynamic_attributes or _abstract_looking(index, k) and k is not cls and k.node.keywords for k in mro):
+            continue
+        known: Set[str] = set()
+        resolvable = True
+        for klass in mro:
+            if klass.node.decorator_list or klass.node.keywords:
+                resolvable = False
+                break
+            for base in index.bases(klass):
+                if isinstance(base, ClassInfo):
+                    continue
+                attrs = library_class_attributes(base)
+                if attrs is None:
+                    resolvable = False
+                    break
+                known |= attrs
+            known |= set(klass.attributes) | set(klass.methods) | _nested_names(klass) | _slots(klass)
+            known |= _string_mentions(klass)
+        if not resolvable:
+            continue
+        known |= set(dir(object))
+        for method in cls.methods.values():
+            self_name = _self_name(method)
+            if self_name is None:
+                continue
+            for node in ast.walk(method.node):
+                if (
+                    isinstance(node, ast.Attribute)
+                    and isinstance(node.ctx, ast.Load)
+                    and isinstance(node.value, ast.Name)
+                    and node.value.id == self_name
+                    and node.attr not in known
+                ):
+                    results.append(UndefinedRead(node, node.attr, cls))
+    results.sort(key=lambda r: (r.node.lineno, r.node.col_offset))
+    return results
+
+
+def _nested_names(cls: ClassInfo) -> Set[str]:
+    return {s.name for s in cls.node.body if isinstance(s, ast.ClassDef)}
+
+
+def _slots(cls: ClassInfo) -> Set[str]:
+    names: Set[str] = set()
+    for value in cls.attributes.get("__slots__", []):
+        for node in ast.walk(value):
+            if isinstance(node, ast.Constant) and isinstance(node.value, str):
+                names.add(node.value)
+    return names
+
+
+def _string_mentions(cls: ClassInfo) -> Set[str]:
+    """Names a class asks about by string (``hasattr(self, "x")``, ``getattr(self, "x", d)``):
+    it knows they may be missing."""
+    names: Set[str] = set()
+    for node in ast.walk(cls.node):
+        if isinstance(node, ast.Call) and dotted_name(node.func) in ("hasattr", "getattr") and len(node.args) >= 2:
+            arg = node.args[1]
+            if isinstance(arg, ast.Constant) and isinstance(arg.value, str):
+                names.add(arg.value)
+    return names
+
+
+# ---------------------------------------------------------------------------------------------
+# ZMQ105: a subclass binds a port its base class already binds
+
+
+@dataclass
+class BindSite:
+    #: The call in the analysed function (a ``.bind`` or a helper call that binds).
+    node: ast.Call
+    #: ``self.X`` / parameter / local the bound socket is known as in that function.
+    subject: str
+    endpoint: Optional[ast.expr]
+
+
+def bind_sites(index: ProjectIndex, func: FunctionInfo, _depth: int = 0) -> List[BindSite]:
+    key = ("sockets.bind_sites", str(func.module.path), func.qualname, func.node.lineno)
+    if _depth > 4:
+        return []
+    cached = index._memo.get(key)
+    if cached is _IN_PROGRESS:
+        return []
+    if cached is not None:
+        return cached  # type: ignore[return-value]
+    index._memo[key] = _IN_PROGRESS
+    sites: List[BindSite] = []
+    for node in _own_nodes(func.node):
+        if not isinstance(node, ast.Call):
+            continue
+        if isinstance(node.func, ast.Attribute) and node.func.attr == "bind" and node.args:
+            subject = dotted_name(node.func.value)
+            if subject:
+                sites.append(BindSite(node, subject, _with_locals(index, func, node.args[0], node.lineno)))
+            continue
+        callee = _resolve_call(index, func.module, node)
+        if callee is None or callee is func:
+            continue
+        args = _arguments(node, callee, _is_bound_call(node))
+        for inner in bind_sites(index, callee, _depth + 1):
+            subject = inner.subject
+            callee_self = _self_name(callee)
+            if subject in args:
+                subject = dotted_name(args[subject]) or ""
+            elif callee_self and subject.startswith(callee_self + "."):
+                self_name = _self_name(func)
+                if not self_name or not (dotted_name(node.func) or "").startswith(self_name + "."):
+                    continue
+                subject = self_name + subject[len(callee_self):]
+            else:
+                continue
+            if subject:
+                endpoint = _substitute(inner.endpoint, args) if inner.endpoint is not None else None
+                sites.append(BindSite(node, subject, endpoint))
+    index._memo[key] = sites
+    return sites
+
+
+def _with_locals(index: ProjectIndex, func: FunctionInfo, expr: ast.expr, line: int) -> ast.expr:
+    """``expr`` with local names replaced by the value last assigned to them before ``line``."""
+    params = set(func.parameters)
+    values: Dict[str, ast.expr] = {}
+    for node in ast.walk(expr):
+        if isinstance(node, ast.Name) and node.id not in params and node.id not in values:
+            value = index.local_value(func, node.id, before_line=line)
+            if value is not None:
+                values[node.id] = value
+    return _substitute(expr, values) if values else expr
+
+
+class _Substitute(ast.NodeTransformer):
+    def __init__(self, values: Dict[str, ast.expr]):
+        self.values = values
+
+    def visit_Name(self, node: ast.Name):
+        if node.id in self.values:
+            return copy.deepcopy(self.values[node.id])
+        return node
+
+
+def _substitute(expr: ast.expr, values: Dict[str, ast.expr]) -> ast.expr:
+    return _Substitute(values).visit(copy.deepcopy(expr))
+
+
+def port_key(endpoint: Optional[ast.expr]) -> Optional[str]:
+    """The port part of an endpoint expression, as source: ``self.port`` for
+    ``f"tcp://{self.host}:{self.port}"``, ``"tcp://*:%d" % self.port``, ``"tcp://*:" +
+    str(self.port)``; ``5555`` for ``"tcp://*:5555"``; the whole expression otherwise."""
+    if endpoint is None:
+        return None
+    node = endpoint
+    if isinstance(node, ast.JoinedStr):
+        values = node.values
+        for position in range(len(values) - 1, 0, -1):
+            part, before = values[position], values[position - 1]
+            if isinstance(part, ast.FormattedValue) and isinstance(before, ast.Constant) and str(before.value).endswith(":"):
+                return _strip_conversion(part.value)
+        return None
+    if isinstance(node, ast.BinOp) and isinstance(node.op, ast.Mod) and isinstance(node.left, ast.Constant):
+        right = node.right.elts[-1] if isinstance(node.right, ast.Tuple) and node.right.elts else node.right
+        if str(node.left.value).rstrip().endswith(("%d", "%s", "%i")) and ":" in str(node.left.value):
+            return _strip_conversion(right)
+        return None
+    if isinstance(node, ast.BinOp) and isinstance(node.op, ast.Add):
+        left = node.left
+        if isinstance(left, ast.Constant) and str(left.value).endswith(":"):
+            return _strip_conversion(node.right)
+        if isinstance(left, ast.BinOp) and isinstance(left.right, ast.Constant) and str(left.right.value) == ":":
+            return _strip_conversion(node.right)
+        return None
+    if isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute) and node.func.attr == "format" and node.args:
+        return _strip_conversion(node.args[-1])
+    if isinstance(node, ast.Constant) and isinstance(node.value, str):
+        _, _, port = node.value.rpartition(":")
+        return port if port.isdigit() else None
+    if isinstance(node, (ast.Name, ast.Attribute)):
+        return "endpoint " + ast.unparse(node)
+    return None
+
+
+def _strip_conversion(node: ast.expr) -> str:
+    while isinstance(node, ast.Call) and dotted_name(node.func) in ("str", "int") and len(node.args) == 1:
+        node = node.args[0]
+    if isinstance(node, ast.Constant):
+        return str(node.value)
+    return ast.unparse(node)
+
+
+@dataclass
+class PortClash:
+    site: BindSite
+    port: str
+    base: ClassInfo
+    #: ``self.X`` the base class bound that port on (None when not an attribute).
+    base_subject: Optional[str]
+    function: FunctionInfo
+
+
+def base_port_clashes(index: ProjectIndex, module: ModuleInfo) -> List[PortClash]:
+    key = ("sockets.port_clashes", str(module.path))
+    return index.memo(key, lambda: _find_port_clashes(index, module))
+
+
+def _calls_super_init(cls: ClassInfo) -> bool:
+    init = cls.methods.get("__init__")
+    if init is None:
+        return True
+    return any(_calls_base_init(stmt) for stmt in init.node.body)
+
+
+def _find_port_clashes(index: ProjectIndex, module: ModuleInfo) -> List[PortClash]:
+    clashes: List[PortClash] = []
+    for cls in module.classes.values():
+        mro = index.mro(cls)
+        if len(mro) < 2 or not _calls_super_init(cls):
+            continue
+        base_ports: Dict[str, Tuple[ClassInfo, Optional[str]]] = {}
+        for base in mro[1:]:
+            init = base.methods.get("__init__")
+            if init is None:
+                continue
+            base_self = _self_name(init)
+            for site in bind_sites(index, init):
+                port = port_key(site.endpoint)
+                if port is None or port in base_ports:
+                    continue
+                subject = site.subject
+                if base_self and subject.startswith(base_self + ".") and subject.count(".") == 1:
+                    base_ports[port] = (base, "self." + subject.partition(".")[2])
+                else:
+                    base_ports[port] = (base, None)
+        if not base_ports:
+            continue
+        for method in cls.methods.values():
+            self_name = _self_name(method)
+            for site in bind_sites(index, method):
+                port = port_key(site.endpoint)
+                if port not in base_ports:
+                    continue
+                base, base_subject = base_ports[port]
+                if base_subject and _closes_before(method, self_name, base_subject, site.node):
+                    continue
+                if base_subject and self_name:
+                    base_subject = self_name + base_subject[4:]
+                clashes.append(PortClash(site, port, base, base_subject, method))
+    return clashes
+
+
+def _closes_before(method: FunctionInfo, self_name: Optional[str], base_subject: str, node: ast.Call) -> bool:
+    if not self_name:
+        return False
+    target = self_name + base_subject[4:]
+    for sub in _own_nodes(method.node):
+        if (
+            isinstance(sub, ast.Call)
+            and isinstance(sub.func, ast.Attribute)
+            and sub.func.attr in ("close", "unbind")
+            and dotted_name(sub.func.value) == target
+            and (sub.lineno, sub.col_offset) < (node.lineno, node.col_offset)
+        ):
+            return True
+    return False

@@ -1,0 +1,214 @@
+from __future__ import annotations
+
+import libcst as cst
+
+from zmqlint.codemods.sockets import NodeMap, factory_replacement
+from zmqlint.facts.sockets import socket_misuses
+from zmqlint.model import Applicability, Fix, Severity
+from zmqlint.rule import Invalid, Rule, Valid
+
+_POOL = '''
+from dataclasses import dataclass
+
+import zmq
+
+
+@dataclass
+class SocketConfig:
+    socket_type: int
+    endpoint: str
+    bind: bool = True
+
+
+class Pool:
+    def __init__(self):
+        self.context = zmq.Context.instance()
+
+    def acquire(self, config):
+        sock = self.context.socket(config.socket_type)
+        if config.bind:
+            sock.bind(config.endpoint)
+        else:
+            sock.connect(config.endpoint)
+        return sock
+
+
+_pool = Pool()
+
+
+def get_pub_socket(endpoint, bind=True):
+    return _pool.acquire(SocketConfig(zmq.PUB, endpoint, bind=bind))
+
+
+def get_sub_socket(endpoint, bind=False):
+    return _pool.acquire(SocketConfig(zmq.SUB, endpoint, bind=bind))
+'''
+
+
+class PooledPublisherConnects(Rule):
+    """Flags connecting a socket that the factory it came from has already bound.
+
+    ## What it does
+    Reports `connect` on a socket handed out by a function that binds it (see ZMQ101 for how
+    such factories are recognised), directly or through an alias, attribute or helper.
+
+    ## Why is this bad?
+    The factory already bound the socket to the endpoint the code means to connect to. On
+    another host that bind fails; on the same host it takes the port the real collector
+    needs, or fails with "Address already in use" because the collector has it. In the field
+    report the `ErrorPublisher` took a bound PUB socket from the pool and then connected it:
+    the bind failed, the handler swallowed it, and the fleet's error bus went silent.
+
+    ## Example
+    ```python
+    self.pub_socket = get_pub_socket(self.endpoint)
+    self.pub_socket.connect(self.endpoint)
+    ```
+
+    ## Use instead
+    ```python
+    self.pub_socket = zmq.Context.instance().socket(zmq.PUB)
+    self.pub_socket.connect(self.endpoint)
+    ```
+
+    ## Fix safety
+    Safe: the factory call becomes `<context>.socket(zmq.<TYPE>)` from the context the code
+    already has (else `zmq.Context.instance()`), so the socket only connects. Socket options
+    the factory applied are not copied over.
+    """
+
+    CODE = "ZMQ102"
+    NAME = "pooled-publisher-connects"
+    SEVERITY = Severity.HIGH
+    MESSAGE = "`{subject}` was bound by `{factory}`; connecting it as well leaves a stray bind on the endpoint"
+    FIXES = (Applicability.SAFE,)
+    PREFILTER = ("connect",)
+
+    VALID = [
+        Valid(
+            """
+            from pool import get_sub_socket
+
+            sub = get_sub_socket("tcp://127.0.0.1:6000")
+            sub.connect("tcp://127.0.0.1:6001")
+            """,
+            files={"pool.py": _POOL},
+        ),
+        Valid(
+            """
+            from pool import get_pub_socket
+
+            pub = get_pub_socket("tcp://127.0.0.1:6000", bind=False)
+            pub.connect("tcp://127.0.0.1:6001")
+            """,
+            files={"pool.py": _POOL},
+        ),
+        Valid(
+            """
+            import zmq
+
+            pub = zmq.Context.instance().socket(zmq.PUB)
+            pub.connect("tcp://127.0.0.1:6000")
+            """
+        ),
+    ]
+
+    INVALID = [
+        Invalid(
+            """
+            import zmq
+            from pool import get_pub_socket
+
+            class ErrorPublisher:
+                def __init__(self, endpoint, context=None):
+                    self.endpoint = endpoint
+                    self.context = context or zmq.Context.instance()
+                    self.pub_socket = None
+                    try:
+                        self.pub_socket = get_pub_socket(self.endpoint)
+                        self.pub_socket.connect(self.endpoint)
+                    except zmq.ZMQError:
+                        self.pub_socket = None
+            """,
+            files={"pool.py": _POOL},
+            line=11,
+            column=13,
+            expected_fix="""
+            import zmq
+
+            class ErrorPublisher:
+                def __init__(self, endpoint, context=None):
+                    self.endpoint = endpoint
+                    self.context = context or zmq.Context.instance()
+                    self.pub_socket = None
+                    try:
+                        self.pub_socket = self.context.socket(zmq.PUB)
+                        self.pub_socket.connect(self.endpoint)
+                    except zmq.ZMQError:
+                        self.pub_socket = None
+            """,
+        ),
+        Invalid(
+            """
+            from pool import get_pub_socket
+
+            class Events:
+                def __init__(self, endpoint):
+                    self.endpoint = endpoint
+                    self.pub = get_pub_socket(endpoint)
+
+                def start(self):
+                    self._attach(self.pub)
+
+                def _attach(self, sock):
+                    sock.connect(self.endpoint)
+            """,
+            files={"pool.py": _POOL},
+            line=9,
+            expected_fix="""
+            import zmq
+
+            class Events:
+                def __init__(self, endpoint):
+                    self.endpoint = endpoint
+                    self.pub = zmq.Context.instance().socket(zmq.PUB)
+
+                def start(self):
+                    self._attach(self.pub)
+
+                def _attach(self, sock):
+                    sock.connect(self.endpoint)
+            """,
+        ),
+    ]
+
+    def visit_Module(self, node: cst.Module) -> None:
+        module = self.context.module_info
+        if module is None:
+            return
+        index = self.context.index
+        misuses = [
+            m
+            for m in socket_misuses(index, module, tuple(self.context.option("binding-factories")))
+            if m.kind == "connect"
+        ]
+        if not misuses:
+            return
+        nodes = NodeMap(self.context.source, self.context.wrapper, (cst.Call,))
+        for misuse in misuses:
+            use = nodes.find(misuse.use)
+            if use is None:
+                continue
+            fix = None
+            replacement = factory_replacement(index, module, misuse)
+            target = nodes.find(misuse.factory_call)
+            if replacement is not None and target is not None:
+                new, adds, removes = replacement
+                fix = Fix(
+                    f"create the socket with `{cst.Module([]).code_for_node(new)}` and only connect it",
+                    Applicability.SAFE,
+                    replacements={target: new},
+                    add_imports=adds,
+                    remove_imports=removes,
+                )
+            self.report(use, self.MESSAGE.format(subject=misuse.subject, factory=misuse.factory.name), fix=fix)

@@ -1,0 +1,221 @@
+from __future__ import annotations
+
+import libcst as cst
+
+from zmqlint.codemods.sockets import NodeMap, factory_replacement
+from zmqlint.facts.sockets import socket_misuses
+from zmqlint.model import Applicability, Fix, Severity
+from zmqlint.rule import Invalid, Option, Rule, Valid
+
+_POOL = '''
+import zmq
+
+_ctx = zmq.Context.instance()
+
+def get_rep_socket(endpoint, bind=True):
+    sock = _ctx.socket(zmq.REP)
+    sock.setsockopt(zmq.LINGER, 0)
+    if bind:
+        sock.bind(endpoint)
+    else:
+        sock.connect(endpoint)
+    return sock
+'''
+
+
+class PooledSocketRebound(Rule):
+    """Flags binding again a socket that the factory it came from has already bound.
+
+    ## What it does
+    Learns from the project's own code which functions hand out sockets they have already
+    bound (a function that creates a socket and binds it, or builds a socket config with
+    `bind=True` and hands it to a pool, and returns the socket or an object holding it), then
+    reports any later `bind` of such a socket: directly, through an alias, a `self.` or holder
+    attribute, a helper method that binds its argument, or inside a retry loop.
+
+    ## Why is this bad?
+    The second `bind` of the same endpoint fails with `ZMQError: Address already in use`
+    (EADDRINUSE); a retry loop only retries the failure. In the field report every agent that
+    took a REP socket from the pool's `get_rep_socket` and bound it again failed to start.
+
+    ## Example
+    ```python
+    self.socket = get_rep_socket(endpoint, context=self.context)
+    self.socket.bind(endpoint)
+    ```
+
+    ## Use instead
+    ```python
+    self.socket = self.context.socket(zmq.REP)
+    self.socket.bind(endpoint)
+    ```
+
+    ## Fix safety
+    Safe: the factory call becomes `<context>.socket(zmq.<TYPE>)` from the context the code
+    already has (the factory's `context=` argument, the class's context attribute, a local
+    context, else `zmq.Context.instance()`), so the caller's own `bind` is the one bind. The
+    factory import is removed when nothing else uses it and `import zmq` added when missing.
+    Socket options the factory applied are not copied over. Names the analysis cannot see
+    into can be declared with the `binding-factories` setting; they are reported, and fixed
+    when their name tells the socket type (`get_rep_socket` -> `REP`).
+    """
+
+    CODE = "ZMQ101"
+    NAME = "pooled-socket-rebound"
+    SEVERITY = Severity.CRITICAL
+    MESSAGE = "`{subject}` was already bound by `{factory}`; binding it again fails with 'Address already in use'"
+    FIXES = (Applicability.SAFE,)
+    PREFILTER = ("bind",)
+    OPTIONS = {
+        "binding-factories": Option(
+            list, [], "Functions that return a socket they already bound, beyond those the analysis finds"
+        )
+    }
+
+    VALID = [
+        Valid(
+            """
+            import zmq
+
+            ctx = zmq.Context.instance()
+            sock = ctx.socket(zmq.REP)
+            sock.bind("tcp://127.0.0.1:5555")
+            """
+        ),
+        Valid(
+            """
+            from pool import get_rep_socket
+
+            sock = get_rep_socket("tcp://127.0.0.1:5555")
+            reply = sock.recv()
+            """,
+            files={"pool.py": _POOL},
+        ),
+        Valid(
+            """
+            from pool import get_rep_socket
+
+            sock = get_rep_socket("tcp://127.0.0.1:5555", bind=False)
+            sock.bind("tcp://127.0.0.1:5555")
+            """,
+            files={"pool.py": _POOL},
+        ),
+        Valid(
+            """
+            from pool import get_rep_socket
+
+            sock = get_rep_socket("tcp://127.0.0.1:5555")
+            sock = make_other()
+            sock.bind("tcp://127.0.0.1:5556")
+            """,
+            files={"pool.py": _POOL},
+        ),
+    ]
+
+    INVALID = [
+        Invalid(
+            """
+            import zmq
+            from pool import get_rep_socket
+
+            class Agent:
+                def __init__(self, port):
+                    self.context = zmq.Context.instance()
+                    endpoint = f"tcp://127.0.0.1:{port}"
+                    self.socket = get_rep_socket(endpoint)
+                    self.socket.bind(endpoint)
+            """,
+            files={"pool.py": _POOL},
+            line=9,
+            column=9,
+            expected_fix="""
+            import zmq
+
+            class Agent:
+                def __init__(self, port):
+                    self.context = zmq.Context.instance()
+                    endpoint = f"tcp://127.0.0.1:{port}"
+                    self.socket = self.context.socket(zmq.REP)
+                    self.socket.bind(endpoint)
+            """,
+        ),
+        Invalid(
+            """
+            from pool import get_rep_socket as rep
+
+            def serve(endpoint):
+                server = rep(endpoint)
+                alias = server
+                for attempt in range(3):
+                    try:
+                        alias.bind(endpoint)
+                        break
+                    except Exception:
+                        continue
+                return server
+            """,
+            files={"pool.py": _POOL},
+            line=8,
+            expected_fix="""
+            import zmq
+
+            def serve(endpoint):
+                server = zmq.Context.instance().socket(zmq.REP)
+                alias = server
+                for attempt in range(3):
+                    try:
+                        alias.bind(endpoint)
+                        break
+                    except Exception:
+                        continue
+                return server
+            """,
+        ),
+        Invalid(
+            """
+            import zmq
+            from sockets import acquire_router
+
+            def main(ctx):
+                router = acquire_router("tcp://*:7000")
+                router.bind("tcp://*:7000")
+            """,
+            options={"binding-factories": ["sockets.acquire_router"]},
+            expected_fix="""
+            import zmq
+
+            def main(ctx):
+                router = zmq.Context.instance().socket(zmq.ROUTER)
+                router.bind("tcp://*:7000")
+            """,
+        ),
+    ]
+
+    def visit_Module(self, node: cst.Module) -> None:
+        module = self.context.module_info
+        if module is None:
+            return
+        index = self.context.index
+        misuses = [
+            m for m in socket_misuses(index, module, tuple(self.context.option("binding-factories"))) if m.kind == "bind"
+        ]
+        if not misuses:
+            return
+        nodes = NodeMap(self.context.source, self.context.wrapper, (cst.Call,))
+        for misuse in misuses:
+            use = nodes.find(misuse.use)
+            if use is None:
+                continue
+            fix = None
+            replacement = factory_replacement(index, module, misuse)
+            target = nodes.find(misuse.factory_call)
+            if replacement is not None and target is not None:
+                new, adds, removes = replacement
+                fix = Fix(
+                    f"create the socket with `{cst.Module([]).code_for_node(new)}` and keep this one bind",
+                    Applicability.SAFE,
+                    replacements={target: new},
+                    add_imports=adds,
+                    remove_imports=removes,
+                )
+            self.report(use, self.MESSAGE.format(subject=misuse.subject, factory=misuse.factory.name), fix=fix)
