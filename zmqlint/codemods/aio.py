@@ -1,0 +1,141 @@
+"""Rewrites that move a blocking, non-async call onto a worker thread (ASY301-ASY303).
+
+``obj.start(a, b=1)`` becomes ``asyncio.to_thread(obj.start, a, b=1)``: the callable and every
+argument are kept, only the call is deferred to a thread whose result can be awaited. The
+rewrite is used wherever an awaitable was expected: inside ``create_task`` / ``ensure_future``
+(ASY301), as a ``gather`` element (ASY302), under ``await`` (ASY303). ``asyncio.wait`` refuses
+bare coroutines since Python 3.11, so its elements are wrapped once more in ``create_task``.
+
+The module's own name for asyncio is used (``import asyncio as aio`` gives ``aio.to_thread``);
+``import asyncio`` is added when the module has none.
+
+This module also holds the small CST helpers the three rules share: what local names mean in
+terms of asyncio (``from asyncio import gather as g``), and the dotted text of a callee.
+"""
+
+from __future__ import annotations
+
+from typing import Dict, List, Optional, Tuple
+
+import libcst as cst
+
+from zmqlint.model import ImportSpec
+
+#: asyncio functions that wrap an awaitable into a task.
+TASK_FACTORIES = {"asyncio.create_task", "asyncio.ensure_future"}
+#: asyncio functions that wait on several awaitables given as separate arguments.
+GATHERERS = {"asyncio.gather"}
+#: asyncio functions that wait on an iterable of awaitables (their first argument).
+WAITERS = {"asyncio.wait", "asyncio.as_completed"}
+
+
+def dotted(node: cst.BaseExpression) -> Optional[str]:
+    """``a.b.c`` for a Name/Attribute chain, ``super().m`` for a method of ``super()``; else None."""
+    parts: List[str] = []
+    while isinstance(node, cst.Attribute):
+        parts.append(node.attr.value)
+        node = node.value
+    if isinstance(node, cst.Name):
+        parts.append(node.value)
+    elif isinstance(node, cst.Call) and isinstance(node.func, cst.Name) and node.func.value == "super" and not node.args:
+        parts.append("super()")
+    else:
+        return None
+    return ".".join(reversed(parts))
+
+
+class AsyncioNames:
+    """How a module refers to asyncio: its alias(es) and the names imported from it."""
+
+    def __init__(self, module: cst.Module) -> None:
+        #: local name -> "asyncio" or "asyncio.<name>"
+        self.names: Dict[str, str] = {}
+        #: the alias of ``import asyncio [as X]`` at module level, if any
+        self.module_alias: Optional[str] = None
+        shadowed: set = set()
+        for stmt in module.body:
+            if isinstance(stmt, cst.SimpleStatementLine):
+                for small in stmt.body:
+                    self._record(small, top_level=True)
+                    if isinstance(small, (cst.Assign, cst.AnnAssign)):
+                        targets = [t.target for t in small.targets] if isinstance(small, cst.Assign) else [small.target]
+                        shadowed.update(t.value for t in targets if isinstance(t, cst.Name))
+            elif isinstance(stmt, (cst.FunctionDef, cst.ClassDef)):
+                shadowed.add(stmt.name.value)
+        # Imports inside functions and conditional blocks count too (``import asyncio`` in a
+        # method); only the module-level alias is reused by fixes.
+        collector = _ImportCollector(self)
+        module.visit(collector)
+        for name in shadowed:
+            if self.names.get(name) == "asyncio":
+                self.names.pop(name)
+                if self.module_alias == name:
+                    self.module_alias = None
+
+    def _record(self, small: cst.BaseSmallStatement, top_level: bool) -> None:
+        if isinstance(small, cst.Import):
+            for alias in small.names:
+                if dotted(alias.name) == "asyncio":
+                    local = alias.asname.name.value if alias.asname and isinstance(alias.asname.name, cst.Name) else "asyncio"
+                    self.names[local] = "asyncio"
+                    if top_level and self.module_alias is None:
+                        self.module_alias = local
+        elif isinstance(small, cst.ImportFrom) and not small.relative and small.module is not None:
+            if dotted(small.module) != "asyncio" or isinstance(small.names, cst.ImportStar):
+                return
+            for alias in small.names:
+                name = dotted(alias.name)
+                local = alias.asname.name.value if alias.asname and isinstance(alias.asname.name, cst.Name) else name
+                if name and local:
+                    self.names[local] = f"asyncio.{name}"
+
+    def qualified(self, func: cst.BaseExpression) -> Optional[str]:
+        """``asyncio.gather`` for ``gather`` / ``aio.gather`` / ``asyncio.gather``; else None."""
+        name = dotted(func)
+        if name is None:
+            return None
+        head, _, rest = name.partition(".")
+        if head not in self.names:
+            return None
+        full = self.names[head]
+        return f"{full}.{rest}" if rest else full
+
+    def for_fix(self) -> Tuple[str, List[ImportSpec]]:
+        """The name a fix writes for asyncio, and the import it needs (if any)."""
+        if self.module_alias is not None:
+            return self.module_alias, []
+        return "asyncio", [ImportSpec("asyncio")]
+
+
+class _ImportCollector(cst.CSTVisitor):
+    def __init__(self, names: AsyncioNames) -> None:
+        self.names = names
+
+    def visit_Import(self, node: cst.Import) -> None:
+        self.names._record(node, top_level=False)
+
+    def visit_ImportFrom(self, node: cst.ImportFrom) -> None:
+        self.names._record(node, top_level=False)
+
+
+def to_thread_call(call: cst.Call, asyncio_name: str) -> cst.Call:
+    """``asyncio.to_thread(<callee>, <every argument of call>)``, parentheses kept."""
+    first = cst.Arg(
+        value=call.func,
+        comma=cst.Comma(whitespace_after=cst.SimpleWhitespace(" ")) if call.args else cst.MaybeSentinel.DEFAULT,
+    )
+    return cst.Call(
+        func=cst.Attribute(value=cst.Name(asyncio_name), attr=cst.Name("to_thread")),
+        args=[first, *call.args],
+        lpar=call.lpar,
+        rpar=call.rpar,
+        whitespace_before_args=call.whitespace_before_args,
+    )
+
+
+def task_of(awaitable: cst.BaseExpression, asyncio_name: str) -> cst.Call:
+    """``asyncio.create_task(<awaitable>)``."""
+    return cst.Call(
+        func=cst.Attribute(value=cst.Name(asyncio_name), attr=cst.Name("create_task")),
+        args=[cst.Arg(value=awaitable)],
+    )

@@ -1,0 +1,178 @@
+from __future__ import annotations
+
+from typing import Optional
+
+import libcst as cst
+
+from zmqlint.codemods.aio import AsyncioNames, dotted, to_thread_call
+from zmqlint.facts.asyncness import SyncCallees, sync_callees
+from zmqlint.model import Applicability, Fix, Severity
+from zmqlint.rule import Invalid, Rule, RuleContext, Valid
+
+
+def sync_callees_of(context: RuleContext, call: cst.Call, line: int) -> Optional[SyncCallees]:
+    """What ``call`` reaches when every callee is a plain function returning no awaitable."""
+    name = dotted(call.func)
+    module = context.module_info
+    if name is None or module is None:
+        return None
+    return sync_callees(context.index, module, name, line)
+
+
+class AwaitSyncCall(Rule):
+    """Flags `await` of the result of a plain (non-async) function.
+
+    ## What it does
+    Reports `await x.stop()` where `x.stop` resolves (across modules: `self.attr = Cls(...)`,
+    locals, imports, inherited methods) to a plain `def` that returns no awaitable.
+
+    ## Why is this bad?
+    The call runs to completion, blocking the event loop, and returns `None` (or some other
+    plain value); awaiting that raises `TypeError: object NoneType can't be used in 'await'
+    expression`. In the field report the coordinator's shutdown awaited the sync `stop()` of its
+    ZeroMQ server: every stop crashed before the remaining servers were stopped.
+
+    ## Example
+    ```python
+    async def shutdown(self):
+        await self.zmq_server.stop()   # def stop(self): ...
+    ```
+
+    ## Use instead
+    ```python
+    async def shutdown(self):
+        await asyncio.to_thread(self.zmq_server.stop)
+    ```
+
+    ## Fix safety
+    Safe. `await asyncio.to_thread(obj.stop, *args, **kwargs)` runs the same call with the same
+    arguments on a worker thread and waits for it: the code that raised `TypeError` now
+    completes, and the event loop keeps serving while `stop()` blocks. `import asyncio` is
+    added when missing (an existing `import asyncio as aio` is reused).
+    """
+
+    CODE = "ASY303"
+    NAME = "await-sync-call"
+    SEVERITY = Severity.HIGH
+    MESSAGE = "`await` of `{call}()`, but {callees}: awaiting its result raises TypeError"
+    FIXES = (Applicability.SAFE,)
+    PREFILTER = ("await",)
+
+    VALID = [
+        Valid(
+            """
+            class Server:
+                async def stop(self):
+                    pass
+
+            class App:
+                def __init__(self):
+                    self.server = Server()
+
+                async def shutdown(self):
+                    await self.server.stop()
+            """
+        ),
+        Valid(
+            """
+            import asyncio
+
+            class Server:
+                async def _close(self):
+                    pass
+
+                def stop(self):
+                    return self._close()
+
+            async def shutdown(server: Server):
+                await Server().stop()
+            """
+        ),
+        Valid(
+            """
+            async def shutdown(server):
+                await server.stop()
+            """
+        ),
+    ]
+
+    INVALID = [
+        Invalid(
+            """
+            import asyncio as aio
+
+            class ZmqServer:
+                def stop(self):
+                    self.running = False
+
+            class Coordinator:
+                def __init__(self):
+                    self.zmq_server = ZmqServer()
+
+                async def stop(self):
+                    await self.zmq_server.stop()
+            """,
+            line=12,
+            column=15,
+            end_column=37,
+            message_contains="`ZmqServer.stop`",
+            expected_fix="""
+            import asyncio as aio
+
+            class ZmqServer:
+                def stop(self):
+                    self.running = False
+
+            class Coordinator:
+                def __init__(self):
+                    self.zmq_server = ZmqServer()
+
+                async def stop(self):
+                    await aio.to_thread(self.zmq_server.stop)
+            """,
+        ),
+        Invalid(
+            """
+            from .store import flush
+
+            async def save(records):
+                await flush(records, sync=True)  # write-through
+            """,
+            path="pkg/api.py",
+            files={
+                "pkg/__init__.py": "",
+                "pkg/store.py": """
+                    def flush(records, sync=False):
+                        return len(records)
+                    """,
+            },
+            line=4,
+            expected_fix="""
+            from .store import flush
+            import asyncio
+
+            async def save(records):
+                await asyncio.to_thread(flush, records, sync=True)  # write-through
+            """,
+        ),
+    ]
+
+    def visit_Await(self, node: cst.Await) -> None:
+        call = node.expression
+        if not isinstance(call, cst.Call):
+            return
+        line = self.get_metadata(cst.metadata.PositionProvider, call).start.line
+        callees = sync_callees_of(self.context, call, line)
+        if callees is None:
+            return
+        alias, imports = AsyncioNames(self.context.module).for_fix()
+        self.report(
+            call,
+            self.MESSAGE.format(call=dotted(call.func), callees=callees.describe(self.context.index.root)),
+            fix=Fix(
+                f"await {alias}.to_thread({dotted(call.func)}, ...) instead",
+                Applicability.SAFE,
+                replacements={call: to_thread_call(call, alias)},
+                add_imports=imports,
+            ),
+        )
