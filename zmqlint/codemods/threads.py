@@ -116,3 +116,61 @@ def merged(transformers: Sequence[ThreadLifecycleTransformer]) -> ThreadLifecycl
         result.calls.update(t.calls)
         result.statements.update(t.statements)
     return result
+
+
+def char_column(source_lines: Sequence[str], line: int, byte_col: int) -> int:
+    """ast's UTF-8 byte offset on ``line`` -> LibCST's character column."""
+    if 0 < line <= len(source_lines):
+        return len(source_lines[line - 1].encode("utf-8")[:byte_col].decode("utf-8", "replace"))
+    return byte_col
+
+
+class NodeFinder:
+    """Mixin for rules that analyse a file's ``ast`` (through the project index) and rewrite
+    its CST: remembers statements, calls, loops and functions by the place ``ast`` gives them."""
+
+    def _nodes(self) -> Dict[tuple, cst.CSTNode]:
+        found = self.__dict__.get("_found_nodes")
+        if found is None:
+            found = self.__dict__["_found_nodes"] = {}
+        return found
+
+    def _remember(self, kind: str, node: cst.CSTNode, at: Optional[cst.CSTNode] = None) -> None:
+        pos = self.get_metadata(cst.metadata.PositionProvider, at or node).start  # type: ignore[attr-defined]
+        self._nodes().setdefault((kind, pos.line, pos.column if kind != "def" else 0), node)
+
+    def visit_SimpleStatementLine(self, node: cst.SimpleStatementLine) -> None:
+        self._remember("stmt", node)
+        for small in node.body:
+            self._remember("small", small)
+
+    def visit_If(self, node: cst.If) -> None:
+        self._remember("stmt", node)
+
+    def visit_While(self, node: cst.While) -> None:
+        self._remember("stmt", node)
+
+    def visit_For(self, node: cst.For) -> None:
+        self._remember("stmt", node)
+
+    def visit_Try(self, node: cst.Try) -> None:
+        self._remember("stmt", node)
+
+    def visit_With(self, node: cst.With) -> None:
+        self._remember("stmt", node)
+
+    def visit_Call(self, node: cst.Call) -> None:
+        self._remember("expr", node)
+
+    def visit_FunctionDef(self, node: cst.FunctionDef) -> None:
+        self._remember("def", node, node.name)
+
+    def cst_node(self, kind: str, node) -> Optional[cst.CSTNode]:
+        """The CST node for the ast ``node``: kind ``stmt``, ``small`` (statement in a line),
+        ``expr`` (a call) or ``def`` (a function, by the line of its name)."""
+        lines = self.__dict__.get("_source_lines")
+        if lines is None:
+            lines = self.__dict__["_source_lines"] = self.context.source.splitlines()  # type: ignore[attr-defined]
+        if kind == "def":
+            return self._nodes().get(("def", node.lineno, 0))
+        return self._nodes().get((kind, node.lineno, char_column(lines, node.lineno, node.col_offset)))

@@ -2,23 +2,23 @@ from __future__ import annotations
 
 import ast
 from dataclasses import dataclass
-from typing import Dict, List, Optional, Set, Tuple
+from typing import List, Optional, Set, Tuple
 
 import libcst as cst
 
-from zmqlint.codemods.threads import ThreadLifecycleTransformer, join_statement
+from zmqlint.codemods.threads import NodeFinder, ThreadLifecycleTransformer, join_statement
 from zmqlint.facts.threads import (
     Body,
     ThreadAttribute,
     assigned_in_init,
-    is_stop_name,
+    joined_on_path,
     may_be_none,
     own_nodes,
     self_attr,
     stop_path,
     thread_attributes,
 )
-from zmqlint.index import ClassInfo, ProjectIndex, dotted_name
+from zmqlint.index import ClassInfo, ProjectIndex
 from zmqlint.model import Applicability, Fix, ImportSpec, Severity
 from zmqlint.rule import Invalid, Option, Rule, Valid
 
@@ -35,7 +35,7 @@ class Signal:
     body: Body
 
 
-class ThreadNeverJoined(Rule):
+class ThreadNeverJoined(NodeFinder, Rule):
     """Flags stop paths that signal a thread to stop but never wait for it.
 
     ## What it does
@@ -379,19 +379,6 @@ class ThreadNeverJoined(Rule):
         ),
     ]
 
-    def __init__(self, context) -> None:
-        super().__init__(context)
-        self.statement_lines: Dict[int, cst.SimpleStatementLine] = {}
-        self.signal_nodes: Dict[Tuple[int, int], cst.CSTNode] = {}
-
-    def visit_SimpleStatementLine(self, node: cst.SimpleStatementLine) -> None:
-        line = self.get_metadata(cst.metadata.PositionProvider, node).start.line
-        self.statement_lines.setdefault(line, node)
-        for small in node.body:
-            target = small.value if isinstance(small, cst.Expr) else small
-            pos = self.get_metadata(cst.metadata.PositionProvider, target).start
-            self.signal_nodes[(pos.line, pos.column)] = target
-
     def leave_Module(self, original_node: cst.Module) -> None:
         info = self.context.module_info
         if info is None:
@@ -407,7 +394,7 @@ class ThreadNeverJoined(Rule):
                     if id(signal.statement) in reported:
                         continue
                     threads = _signalled_threads(index, signal)
-                    unjoined = [t for t in threads if not _joined(index, path, signal.holder, t)]
+                    unjoined = [t for t in threads if not joined_on_path(index, path, signal.holder, t)]
                     if not unjoined:
                         continue
                     reported.add(id(signal.statement))
@@ -415,15 +402,14 @@ class ThreadNeverJoined(Rule):
 
     def _report(self, signal: Signal, threads: List[ThreadAttribute], body: Body) -> None:
         node = signal.call_or_assign
-        col = _char_column(self.context.source, node.lineno, node.col_offset)
-        cst_node = self.signal_nodes.get((node.lineno, col))
+        cst_node = self.cst_node("expr" if isinstance(node, ast.Call) else "small", node)
         if cst_node is None:
             return
         names = ", ".join(f"`{signal.holder}.{t.attr}`" for t in threads)
         message = f"{names} is signalled to stop here but never joined on the stop path"
         fix = None
-        anchor = self.statement_lines.get(signal.statement.lineno)
-        if anchor is not None and body.node.name != "__del__":
+        anchor = self.cst_node("stmt", signal.statement)
+        if isinstance(anchor, cst.SimpleStatementLine) and body.node.name != "__del__":
             timeout = self.context.option("thread-join-timeout")
             joins = []
             needs_threading = False
@@ -449,14 +435,6 @@ class ThreadNeverJoined(Rule):
                 add_imports=[ImportSpec("threading")] if needs_threading else [],
             )
         self.report(cst_node, message, fix=fix)
-
-
-def _char_column(source: str, line: int, byte_col: int) -> int:
-    """ast's UTF-8 byte offset -> LibCST's character column."""
-    lines = source.splitlines()
-    if 0 < line <= len(lines):
-        return len(lines[line - 1].encode("utf-8")[:byte_col].decode("utf-8", "replace"))
-    return byte_col
 
 
 def _holder(index: ProjectIndex, cls: ClassInfo, body: Body, node: ast.expr) -> Optional[Tuple[str, ClassInfo]]:
@@ -498,37 +476,3 @@ def _signals(index: ProjectIndex, cls: ClassInfo, body: Body) -> List[Signal]:
 def _signalled_threads(index: ProjectIndex, signal: Signal) -> List[ThreadAttribute]:
     threads = thread_attributes(index, signal.holder_class)
     return [t for t in threads.values() if signal.name in t.reads and t.attr != signal.name]
-
-
-def _joined(index: ProjectIndex, path: List[Body], holder: str, thread: ThreadAttribute) -> bool:
-    """Whether anything on ``path`` joins ``<holder>.<thread.attr>`` (or hands it to a helper),
-    or stops the holder object through its own stop path that joins it."""
-    for body in path:
-        sid = body.self_id or "self"
-        local_holder = holder.replace("self", sid, 1) if holder.startswith("self") else holder
-        wanted = f"{local_holder}.{thread.attr}"
-        for node in own_nodes(body.node):
-            if isinstance(node, ast.Call):
-                func = dotted_name(node.func)
-                if func == f"{wanted}.join":
-                    return True
-                if any(dotted_name(a) == wanted for a in [*node.args, *(k.value for k in node.keywords)]):
-                    return True
-                if func and "." in holder and func.startswith(local_holder + ".") and is_stop_name(func.rpartition(".")[2]):
-                    owner_path = stop_path(index, thread.owner)
-                    if any(_joins_self(b, thread.attr) for b in owner_path):
-                        return True
-            elif isinstance(node, ast.For):
-                if any(dotted_name(e) == wanted for e in ast.walk(node.iter)):
-                    return True
-    return False
-
-
-def _joins_self(body: Body, attr: str) -> bool:
-    for node in own_nodes(body.node):
-        if isinstance(node, ast.Call):
-            if dotted_name(node.func) == f"{body.self_id}.{attr}.join":
-                return True
-            if any(dotted_name(a) == f"{body.self_id}.{attr}" for a in node.args):
-                return True
-    return False
