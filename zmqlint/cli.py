@@ -69,6 +69,9 @@ def cli() -> None:
 @click.option("--config", "config_path", type=click.Path(path_type=Path, dir_okay=False), help="Configuration file.")
 @click.option("--output-file", "-o", type=click.Path(path_type=Path, dir_okay=False), help="Write the report here.")
 @click.option("--exit-zero", is_flag=True, help="Exit 0 even when findings are left.")
+@click.option("--write-baseline", type=click.Path(path_type=Path, dir_okay=False), help="Record the current findings in FILE.")
+@click.option("--baseline", "baseline_path", type=click.Path(path_type=Path, dir_okay=False), help="Report only findings not recorded in FILE.")
+@click.option("--changed-since", metavar="REV", help="Lint only Python files changed since the git revision REV.")
 @click.option("--quiet", "-q", is_flag=True, help="Print nothing but the findings.")
 def check(
     paths: Sequence[str],
@@ -82,6 +85,9 @@ def check(
     config_path: Optional[Path],
     output_file: Optional[Path],
     exit_zero: bool,
+    write_baseline: Optional[Path],
+    baseline_path: Optional[Path],
+    changed_since: Optional[str],
     quiet: bool,
 ) -> None:
     """Lint PATHS (default: the current folder); with --fix, rewrite them."""
@@ -103,11 +109,23 @@ def check(
     else:
         fix_mode = FixMode.NONE
     try:
+        if changed_since:
+            paths = _changed_paths(paths, config, changed_since)
         result = run(paths, config, fix_mode=fix_mode, write=not diff)
+        if write_baseline:
+            from zmqlint.baseline import write_baseline as record
+
+            count = record(write_baseline, result.findings)
+            click.echo(f"zmqlint: recorded {count} finding(s) in {write_baseline}", err=True)
+            raise click.exceptions.Exit(EXIT_CLEAN)
+        if baseline_path:
+            _apply_baseline(result, baseline_path)
     except UsagePathError as exc:
         raise fail(str(exc))
     except ConfigError as exc:
         raise fail(str(exc))
+    except (click.exceptions.Exit, click.ClickException):
+        raise
     except Exception as exc:  # pragma: no cover - reported, never a bare traceback
         raise fail(f"internal error: {type(exc).__name__}: {exc}")
 
@@ -137,11 +155,41 @@ def check(
     raise click.exceptions.Exit(EXIT_CLEAN if exit_zero else code)
 
 
+def _changed_paths(paths: Sequence[str], config: Config, revision: str) -> List[str]:
+    """The discovered Python files under ``paths`` that git says changed since ``revision``."""
+    from zmqlint.discovery import discover
+    from zmqlint.vcs import VcsError, changed_files
+
+    try:
+        changed = changed_files(revision, Path.cwd())
+    except VcsError as exc:
+        raise fail(str(exc))
+    return [shown for path, shown in discover(paths, config).files if path in changed]
+
+
+def _apply_baseline(result, baseline_path: Path) -> None:
+    from zmqlint.baseline import BaselineError, new_findings, read_baseline
+
+    try:
+        recorded = read_baseline(baseline_path)
+    except BaselineError as exc:
+        raise fail(str(exc))
+    kept = {id(f) for f in new_findings(result.findings, recorded)}
+    for file_result in result.files:
+        file_result.findings = [f for f in file_result.findings if id(f) in kept]
+    result.extra_findings = [f for f in result.extra_findings if id(f) in kept]
+
+
 @cli.command("rules")
-@click.option("--format", "output_format", type=click.Choice(["text", "json"]), default="text", show_default=True)
+@click.option("--format", "output_format", type=click.Choice(["text", "json", "markdown"]), default="text", show_default=True)
 def rules_command(output_format: str) -> None:
     """List the rule catalog."""
     rules = all_rules()
+    if output_format == "markdown":
+        from zmqlint.docs import rules_markdown
+
+        click.echo(rules_markdown(), nl=False)
+        return
     if output_format == "json":
         import json
 
@@ -184,6 +232,16 @@ def rule_command(code: str) -> None:
         console.print(Markdown(header + rule.documentation()))
     else:
         click.echo(header + rule.documentation())
+
+
+@cli.command("server")
+def server_command() -> None:
+    """Run the Language Server over stdin/stdout (editors start this)."""
+    try:
+        from zmqlint.server import main as serve
+    except ImportError:
+        raise fail("zmqlint server needs pygls: pip install 'zmqlint[lsp]'")
+    serve()
 
 
 def main() -> None:
