@@ -2,8 +2,8 @@
 
 `fixtures/agent_fleet` reproduces the report's bugs in a small runnable fleet. Run unmodified,
 its self-test must observe each predicted failure (address in use, AttributeError, TypeError at
-start-up and at shutdown, threads that do not stop, pickle on the wire), finish every step, and
-exit non-zero quickly instead of hanging.
+start-up and at shutdown, threads that do not stop, pickle on the wire, and the security and
+error-handling probes), finish every step, and exit non-zero quickly instead of hanging.
 """
 
 from __future__ import annotations
@@ -63,6 +63,10 @@ PREDICTED_FAILURES = [
     ("shutdown/threads", "ShutdownTimeout", "still running", "6/8/12: shutdown does not finish"),
     ("exchange/audio_wire", "PickleOnWire", "pickle", "2: pickle on the wire"),
     ("exchange/error_bus", "ExchangeFailed", "no error event", "4: pooled PUB bound, then connected"),
+    ("policy/alert_condition", "CodeExecuted", "executed as Python code", "5: eval of alert conditions"),
+    ("policy/http_auth", "FailOpenAuth", "answered 200", "7: auth disabled without a key"),
+    ("policy/cors", "WildcardCors", "Access-Control-Allow-Origin", "7: wildcard CORS with credentials"),
+    ("policy/machine_detection", "SilentFailure", "without logging", "10: bare except: pass"),
 ]
 
 
