@@ -112,3 +112,34 @@ def test_numpy_frame_crosses_pickle_wire_intact(selftest):
     # Pickle does carry the frame; the fix must keep that while changing the wire format.
     _, by_name, _, _ = selftest
     assert "arrived intact" in by_name["exchange/audio_frames"]["detail"]
+
+
+def _bug_rows():
+    text = (FIXTURES / "agent_fleet" / "BUGS.md").read_text(encoding="utf-8")
+    section = text.split("## Bugs", 1)[1].split("\n## ", 1)[0]
+    rows = []
+    for line in section.splitlines():
+        cells = [cell.strip() for cell in line.strip().strip("|").split("|")]
+        if len(cells) == 8 and cells[0].startswith("B") and cells[0][1:].isdigit():
+            rows.append(cells)
+    return rows
+
+
+BUG_ROWS = _bug_rows()
+
+
+def test_bug_map_covers_every_rule_of_the_catalog():
+    codes = {row[1].split()[0] for row in BUG_ROWS}
+    assert codes == {
+        "ZMQ101", "ZMQ102", "ZMQ103", "ZMQ104", "ZMQ105", "SER201", "SER202", "ASY301", "ASY302",
+        "ASY303", "SEC401", "SEC402", "SEC403", "THR501", "THR502", "THR503", "THR504", "EXC601",
+    }
+
+
+@pytest.mark.parametrize("row", BUG_ROWS, ids=[row[0] for row in BUG_ROWS])
+def test_bug_map_line_ranges_hold_their_marker(row):
+    bug_id, rule, _task, path, lines, marker = row[:6]
+    first, last = (int(number) for number in lines.split("-"))
+    source = (FIXTURES / "agent_fleet" / path).read_text(encoding="utf-8").splitlines()
+    window = "\n".join(source[first - 1:last])
+    assert marker.strip("`") in window, f"{bug_id} ({rule}): marker not in {path}:{lines}"
