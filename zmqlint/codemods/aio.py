@@ -30,15 +30,19 @@ WAITERS = {"asyncio.wait", "asyncio.as_completed"}
 
 
 def dotted(node: cst.BaseExpression) -> Optional[str]:
-    """``a.b.c`` for a Name/Attribute chain, ``super().m`` for a method of ``super()``; else None."""
+    """``a.b.c`` for a Name/Attribute chain; a chain may start with one call of such a chain,
+    written ``f()`` whatever its arguments (``super().stop``, ``Server(port).start``); else None."""
     parts: List[str] = []
     while isinstance(node, cst.Attribute):
         parts.append(node.attr.value)
         node = node.value
     if isinstance(node, cst.Name):
         parts.append(node.value)
-    elif isinstance(node, cst.Call) and isinstance(node.func, cst.Name) and node.func.value == "super" and not node.args:
-        parts.append("super()")
+    elif isinstance(node, cst.Call) and parts:
+        head = dotted(node.func)
+        if head is None or "()" in head:
+            return None
+        parts.append(f"{head}()")
     else:
         return None
     return ".".join(reversed(parts))

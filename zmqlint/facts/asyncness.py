@@ -175,31 +175,70 @@ class _Scope:
     def callables(self, dotted: str) -> Optional[List[Tuple[Union[FunctionInfo, ClassInfo], bool]]]:
         """What calling ``dotted`` may reach, each with "open dispatch" (reached through ``self``
         or ``super()``, so a subclass may override it); None when unknown."""
+        if "()." in dotted:
+            # `Server(port).start`, `make_server().start`, `super().start`
+            made, _, method = dotted.rpartition(".")
+            made = made[:-2]
+            if made == "super":
+                return self._super_method(method)
+            if "." in method or "()" in made:
+                return None
+            classes = self.call_result_classes(made, 0)
+            if not classes:
+                return None
+            return self._methods_of(classes, method)
         parts = dotted.split(".")
         if len(parts) == 1:
             symbol = self.symbol(parts[0])
             return [(symbol, False)] if isinstance(symbol, (FunctionInfo, ClassInfo)) else None
         *receiver, method = parts
-        if receiver == ["super()"]:
-            return self._super_method(method)
         if receiver == [self.self_name] and self.cls is not None:
             found = self.index.find_method(self.cls, method)
             return [(found, True)] if found is not None and _found_reliably(self.index, self.cls, method) else None
         classes = self.instance_classes_of_dotted(receiver)
         if classes:
-            result = []
-            for klass in classes:
-                found = self.index.find_method(klass, method)
-                if found is None or not _found_reliably(self.index, klass, method):
-                    return None
-                result.append((found, False))
-            return result
+            return self._methods_of(classes, method)
         # A module or a class named directly: `helpers.shutdown()`, `Server.start(server)`.
         if self.local_bindings(receiver[0]) is None:
             symbol = self.index.resolve(self.module, ".".join(parts))
             if isinstance(symbol, FunctionInfo):
                 return [(symbol, False)]
         return None
+
+    def _methods_of(self, classes: List[ClassInfo], method: str) -> Optional[List[Tuple[FunctionInfo, bool]]]:
+        result = []
+        for klass in classes:
+            found = self.index.find_method(klass, method)
+            if found is None or not _found_reliably(self.index, klass, method):
+                return None
+            result.append((found, False))
+        return result
+
+    def call_result_classes(self, name: str, depth: int) -> Optional[List[ClassInfo]]:
+        """The classes of what calling ``name`` gives: the class itself, or the instances a
+        plain factory function returns (``def connect(): return Server()``)."""
+        targets = self.callables(name) if depth <= _MAX_DEPTH else None
+        if not targets:
+            return None
+        classes: List[ClassInfo] = []
+        for target, open_dispatch in targets:
+            if isinstance(target, ClassInfo):
+                found = [target]
+            elif open_dispatch or target.is_async or _decorators_change(target) or _is_generator(target.node):
+                return None
+            else:
+                returned = _returned_values(target.node)
+                if any(v is None for v in returned):
+                    return None
+                scope = _Scope.of_function(self.index, target)
+                found = []
+                for value in returned:
+                    more = scope.expression_classes(value, depth + 1)
+                    if not more:
+                        return None
+                    found.extend(k for k in more if k not in found)
+            classes.extend(k for k in found if k not in classes)
+        return classes or None
 
     def _super_method(self, method: str) -> Optional[List[Tuple[FunctionInfo, bool]]]:
         if self.cls is None:
@@ -215,7 +254,10 @@ class _Scope:
             return None
         bindings = self.global_bindings(name)
         if bindings and name not in self.module.functions and name not in self.module.classes:
-            return None  # reassigned at module level: a value, not the def
+            # A module-level alias (`Server = rpc.GrpcServer`) is followed; any other value
+            # (or several assignments) is not a def.
+            if len(bindings) > 1 or bindings[0][0] != "value" or dotted_name(bindings[0][1]) is None:
+                return None
         return self.index.resolve(self.module, name)
 
     def instance_classes_of_dotted(self, parts: Sequence[str], depth: int = 0) -> Optional[List[ClassInfo]]:
@@ -292,12 +334,7 @@ class _Scope:
             return None
         if isinstance(expr, ast.Call):
             name = dotted_name(expr.func)
-            if name is None:
-                return None
-            targets = self.callables(name)
-            if targets and all(isinstance(t, ClassInfo) for t, _ in targets):
-                return [t for t, _ in targets]
-            return None
+            return self.call_result_classes(name, depth + 1) if name is not None else None
         if isinstance(expr, ast.IfExp):
             a = self.expression_classes(expr.body, depth + 1)
             b = self.expression_classes(expr.orelse, depth + 1)
