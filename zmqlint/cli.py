@@ -61,7 +61,7 @@ def cli() -> None:
 @click.option(
     "--format",
     "output_format",
-    type=click.Choice(["text", "json", "sarif", "github"]),
+    type=click.Choice(["text", "json", "sarif", "github", "plan"]),
     default="text",
     show_default=True,
     help="Output format.",
@@ -133,6 +133,10 @@ def check(
     try:
         if diff:
             stream.write(result.diff())
+        elif output_format == "plan":
+            from zmqlint.reporters.plan import render_plan
+
+            render_plan(result, stream, config)
         elif output_format == "text" and quiet:
             for f in result.findings:
                 stream.write(f"{f.path}:{f.line}:{f.column}: {f.code} {f.message}\n")
