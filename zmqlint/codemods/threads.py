@@ -8,7 +8,7 @@ both a signal and a join).
 
 from __future__ import annotations
 
-from typing import Dict, List, Mapping, Optional, Sequence
+from typing import Callable, Dict, List, Mapping, Optional, Sequence
 
 import libcst as cst
 import libcst.matchers as m
@@ -62,7 +62,9 @@ class ThreadLifecycleTransformer(cst.CSTTransformer):
     - ``prepend``: function -> statements inserted at the start of its body (after a docstring);
     - ``loop_tests``: ``while`` statement -> its new test;
     - ``calls``: call -> replacement expression;
-    - ``statements``: statement -> replacement statement(s).
+    - ``statements``: statement -> replacement statement(s);
+    - ``rebuild``: node -> function of the updated node returning its replacement (for
+      restructurings that must keep what other fixes did inside the node).
     """
 
     def __init__(
@@ -73,6 +75,7 @@ class ThreadLifecycleTransformer(cst.CSTTransformer):
         loop_tests: Optional[Mapping[cst.CSTNode, cst.BaseExpression]] = None,
         calls: Optional[Mapping[cst.CSTNode, cst.BaseExpression]] = None,
         statements: Optional[Mapping[cst.CSTNode, Sequence[cst.BaseStatement]]] = None,
+        rebuild: Optional[Mapping[cst.CSTNode, Callable[[cst.CSTNode], object]]] = None,
     ) -> None:
         super().__init__()
         self.after: Dict[cst.CSTNode, Sequence[cst.BaseStatement]] = dict(after or {})
@@ -80,11 +83,14 @@ class ThreadLifecycleTransformer(cst.CSTTransformer):
         self.loop_tests: Dict[cst.CSTNode, cst.BaseExpression] = dict(loop_tests or {})
         self.calls: Dict[cst.CSTNode, cst.BaseExpression] = dict(calls or {})
         self.statements: Dict[cst.CSTNode, Sequence[cst.BaseStatement]] = dict(statements or {})
+        self.rebuild: Dict[cst.CSTNode, Callable[[cst.CSTNode], object]] = dict(rebuild or {})
 
     def on_leave(self, original_node: cst.CSTNode, updated_node: cst.CSTNode):
         result = updated_node
         if original_node in self.calls:
             return self.calls[original_node]
+        if original_node in self.rebuild:
+            return self.rebuild[original_node](result)
         if original_node in self.loop_tests and isinstance(result, cst.While):
             result = result.with_changes(test=self.loop_tests[original_node])
         if original_node in self.prepend and isinstance(result, cst.FunctionDef) and isinstance(result.body, cst.IndentedBlock):
@@ -115,6 +121,7 @@ def merged(transformers: Sequence[ThreadLifecycleTransformer]) -> ThreadLifecycl
         result.loop_tests.update(t.loop_tests)
         result.calls.update(t.calls)
         result.statements.update(t.statements)
+        result.rebuild.update(t.rebuild)
     return result
 
 
@@ -165,6 +172,10 @@ class NodeFinder:
     def visit_FunctionDef(self, node: cst.FunctionDef) -> None:
         self._remember("def", node, node.name)
 
+    def visit_Attribute(self, node: cst.Attribute) -> None:
+        rng = self.get_metadata(cst.metadata.PositionProvider, node)  # type: ignore[attr-defined]
+        self._nodes().setdefault(("attr", rng.start.line, rng.start.column, rng.end.line, rng.end.column), node)
+
     def cst_node(self, kind: str, node) -> Optional[cst.CSTNode]:
         """The CST node for the ast ``node``: kind ``stmt``, ``small`` (statement in a line),
         ``expr`` (a call) or ``def`` (a function, by the line of its name)."""
@@ -173,4 +184,14 @@ class NodeFinder:
             lines = self.__dict__["_source_lines"] = self.context.source.splitlines()  # type: ignore[attr-defined]
         if kind == "def":
             return self._nodes().get(("def", node.lineno, 0))
+        if kind == "attr":
+            return self._nodes().get(
+                (
+                    "attr",
+                    node.lineno,
+                    char_column(lines, node.lineno, node.col_offset),
+                    node.end_lineno,
+                    char_column(lines, node.end_lineno, node.end_col_offset),
+                )
+            )
         return self._nodes().get((kind, node.lineno, char_column(lines, node.lineno, node.col_offset)))

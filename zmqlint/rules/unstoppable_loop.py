@@ -155,7 +155,6 @@ class UnstoppableLoop(NodeFinder, Rule):
             expected_fix=None,
             expected_unsafe_fix="""
             import threading
-            import time
 
 
             class Exporter:
@@ -222,7 +221,6 @@ class UnstoppableLoop(NodeFinder, Rule):
             line=13,
             expected_unsafe_fix="""
             import threading
-            from time import sleep
             from agents.base import BaseAgent
 
 
@@ -267,7 +265,6 @@ class UnstoppableLoop(NodeFinder, Rule):
             line=10,
             expected_unsafe_fix='''
             import threading
-            import time
 
             class Ticker(threading.Thread):
                 def __init__(self):
@@ -406,6 +403,7 @@ class UnstoppableLoop(NodeFinder, Rule):
             if stop_statements:
                 after[anchor_node] = stop_statements
         calls: Dict[cst.CSTNode, cst.BaseExpression] = {}
+        removes = [ImportSpec("time", "sleep"), ImportSpec("time")] if _sleeps(info, loop) else []
         for sleep in _sleeps(info, loop):
             call = self.cst_node("expr", sleep)
             if not isinstance(call, cst.Call):
@@ -420,6 +418,7 @@ class UnstoppableLoop(NodeFinder, Rule):
                 after=after, prepend=prepend, loop_tests=loop_tests, calls=calls
             ),
             add_imports=imports,
+            remove_imports=removes,
         )
 
     def _joins(
