@@ -68,14 +68,14 @@ def _call_raises(call: cst.Call, aliases: dict) -> Optional[Tuple[str, ...]]:
         return None
     head, _, rest = name.partition(".")
     qualified = f"{aliases[head]}.{rest}" if head in aliases and rest else aliases.get(head, name)
+    keywords = {arg.keyword.value: arg.value for arg in call.args if arg.keyword is not None}
+    # A subprocess call given a timeout can also raise TimeoutExpired.
+    timeout = ("subprocess.TimeoutExpired",) if qualified.startswith("subprocess.") and "timeout" in keywords else ()
     if qualified == "subprocess.run":
-        checks = any(
-            arg.keyword is not None and arg.keyword.value == "check" and m.matches(arg.value, m.Name("True"))
-            for arg in call.args
-        )
-        return ("subprocess.CalledProcessError", "OSError") if checks else ("OSError",)
+        checks = "check" in keywords and m.matches(keywords["check"], m.Name("True"))
+        return (("subprocess.CalledProcessError", "OSError") if checks else ("OSError",)) + timeout
     if qualified in KNOWN_RAISES:
-        return KNOWN_RAISES[qualified]
+        return KNOWN_RAISES[qualified] + timeout
     if qualified in KNOWN_QUIET:
         return ()
     attr = name.rpartition(".")[2]

@@ -64,6 +64,15 @@ class SilentExceptionHandler(Rule):
     VALID = [
         Valid(
             """
+            import subprocess
+            try:
+                subprocess.run(["sync"], timeout=5, check=True)
+            except (subprocess.CalledProcessError, OSError, subprocess.TimeoutExpired) as exc:
+                print("sync failed", exc)
+            """
+        ),
+        Valid(
+            """
             try:
                 value = int(text)
             except ValueError:
@@ -199,6 +208,34 @@ class SilentExceptionHandler(Rule):
                 config = json.loads(raw)
             except json.JSONDecodeError as exc:
                 log.warning("Ignored %s in <module>: %s", type(exc).__name__, exc, exc_info=True)
+            """,
+        ),
+        Invalid(
+            """
+            import subprocess
+            try:
+                subprocess.check_output(["nvidia-smi"], timeout=5)
+            except Exception:
+                pass
+            """,
+            line=4,
+            expected_fix="""
+            import subprocess
+            import logging
+
+            try:
+                subprocess.check_output(["nvidia-smi"], timeout=5)
+            except Exception as exc:
+                logging.getLogger(__name__).warning("Ignored %s in <module>: %s", type(exc).__name__, exc, exc_info=True)
+            """,
+            expected_unsafe_fix="""
+            import subprocess
+            import logging
+
+            try:
+                subprocess.check_output(["nvidia-smi"], timeout=5)
+            except (subprocess.CalledProcessError, OSError, subprocess.TimeoutExpired) as exc:
+                logging.getLogger(__name__).warning("Ignored %s in <module>: %s", type(exc).__name__, exc, exc_info=True)
             """,
         ),
         Invalid(
