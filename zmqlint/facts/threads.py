@@ -441,34 +441,37 @@ def function_info_for(index: ProjectIndex, module: ModuleInfo, node: FunctionNod
 
 
 def joined_on_path(index: ProjectIndex, path: List[Body], holder: str, thread: ThreadAttribute) -> bool:
-    """Whether anything on the stop ``path`` joins ``<holder>.<thread.attr>`` (or hands it to a helper),
-    or stops the holder object through its own stop path that joins it."""
+    """Whether anything on the stop ``path`` joins ``<holder>.<thread.attr>`` (directly, through
+    a local alias, in a loop over threads, or by handing it to a helper), or stops the holder
+    object through a stop method of its own that joins it."""
     for body in path:
         sid = body.self_id or "self"
         local_holder = holder.replace("self", sid, 1) if holder.startswith("self") else holder
-        wanted = f"{local_holder}.{thread.attr}"
-        for node in own_nodes(body.node):
-            if isinstance(node, ast.Call):
-                func = dotted_name(node.func)
-                if func == f"{wanted}.join":
-                    return True
-                if any(dotted_name(a) == wanted for a in [*node.args, *(k.value for k in node.keywords)]):
-                    return True
-                if func and "." in holder and func.startswith(local_holder + ".") and is_stop_name(func.rpartition(".")[2]):
+        if _joins(body, f"{local_holder}.{thread.attr}"):
+            return True
+        if "." in holder:
+            for node in own_nodes(body.node):
+                func = dotted_name(node.func) if isinstance(node, ast.Call) else None
+                if func and func.startswith(local_holder + ".") and is_stop_name(func.rpartition(".")[2]):
                     owner_path = stop_path(index, thread.owner)
-                    if any(_joins_self(b, thread.attr) for b in owner_path):
+                    if any(_joins(b, f"{b.self_id}.{thread.attr}") for b in owner_path):
                         return True
-            elif isinstance(node, ast.For):
-                if any(dotted_name(e) == wanted for e in ast.walk(node.iter)):
-                    return True
     return False
 
 
-def _joins_self(body: Body, attr: str) -> bool:
+def _joins(body: Body, wanted: str) -> bool:
+    names = {wanted}
+    for node in own_nodes(body.node):  # `thread = self._thread` ... `thread.join()`
+        if isinstance(node, ast.Assign) and dotted_name(node.value) == wanted:
+            names.update(t.id for t in node.targets if isinstance(t, ast.Name))
     for node in own_nodes(body.node):
         if isinstance(node, ast.Call):
-            if dotted_name(node.func) == f"{body.self_id}.{attr}.join":
+            func = dotted_name(node.func)
+            if func is not None and func.endswith(".join") and func[: -len(".join")] in names:
                 return True
-            if any(dotted_name(a) == f"{body.self_id}.{attr}" for a in node.args):
+            if any(dotted_name(a) in names for a in [*node.args, *(k.value for k in node.keywords)]):
+                return True
+        elif isinstance(node, ast.For):
+            if any(dotted_name(e) in names for e in ast.walk(node.iter)):
                 return True
     return False

@@ -15,6 +15,7 @@ from zmqlint.facts.threads import (
     self_attr,
     self_name,
     thread_side,
+    thread_starts,
 )
 from zmqlint.index import ClassInfo, ModuleInfo, ProjectIndex, dotted_name
 from zmqlint.model import Applicability, Fix, ImportSpec, Severity
@@ -555,6 +556,7 @@ def _containers(index: ProjectIndex, cls: ClassInfo, side: List[Body]) -> List[C
     side_ids = {id(b.node) for b in side}
     locks = lock_attributes(index, cls)
     bodies = _class_bodies(index, cls, side)
+    entry = _entry_locks(index, cls, bodies, side, locks)
     for klass in index.mro(cls):
         for attr in klass.attributes:
             if any(c.attr == attr for c in found):
@@ -566,7 +568,7 @@ def _containers(index: ProjectIndex, cls: ClassInfo, side: List[Body]) -> List[C
             for body in bodies:
                 if getattr(body.node, "name", "") == "__init__":
                     continue
-                uses, checks = _uses(body, attr, locks)
+                uses, checks = _uses(body, attr, locks, entry.get(id(body.node), frozenset()))
                 target = container.thread if id(body.node) in side_ids else container.other
                 target.extend(u for u in uses if u.kind != "assign")
                 container.checks.extend(checks)
@@ -621,9 +623,49 @@ def _acquired(body: Body, locks: Set[str]) -> FrozenSet[str]:
     return frozenset(held)
 
 
-def _uses(body: Body, attr: str, locks: Set[str]) -> Tuple[List[Use], List[CheckThenAct]]:
+def _entry_locks(
+    index: ProjectIndex, cls: ClassInfo, bodies: List[Body], side: List[Body], locks: Set[str]
+) -> Dict[int, FrozenSet[str]]:
+    """Locks held whenever a private method runs: those held at every call of it in the class
+    (``_reap_locked()`` called only inside ``with self._lock:``). Thread bodies and public
+    methods, which anyone may call, hold none on entry."""
+    roots = {id(s.body.node) for s in thread_starts(index, cls)}
+    sites: Dict[int, List[Tuple[int, FrozenSet[str]]]] = {}
+    for body in bodies:
+        _link_parents(body.node)
+        held = _acquired(body, locks)
+        for node in own_nodes(body.node):
+            if isinstance(node, ast.Call):
+                name = self_attr(node.func, body.self_id)
+                method = index.find_method(cls, name) if name else None
+                if method is not None:
+                    here = _locks_at(node, body.node, locks, body.self_id) | held
+                    sites.setdefault(id(method.node), []).append((id(body.node), here))
+    entry: Dict[int, FrozenSet[str]] = {id(b.node): frozenset() for b in bodies}
+    private = {
+        id(b.node)
+        for b in bodies
+        if getattr(b.node, "name", "").startswith("_") and not getattr(b.node, "name", "").startswith("__")
+        and id(b.node) not in roots
+    }
+    for _ in range(8):  # a fixed point over call chains, bounded
+        changed = False
+        for callee in private:
+            calls = sites.get(callee)
+            if not calls:
+                continue
+            held = frozenset.intersection(*[here | entry.get(caller, frozenset()) for caller, here in calls])
+            if held != entry[callee]:
+                entry[callee] = held
+                changed = True
+        if not changed:
+            break
+    return entry
+
+
+def _uses(body: Body, attr: str, locks: Set[str], entry: FrozenSet[str]) -> Tuple[List[Use], List[CheckThenAct]]:
     _link_parents(body.node)
-    acquired = _acquired(body, locks)
+    acquired = _acquired(body, locks) | entry
     uses: List[Use] = []
     by_node: Dict[int, Use] = {}
     for node in own_nodes(body.node):
