@@ -43,7 +43,7 @@ async def call(func: Callable[..., Any], /, *args: Any, **kwargs: Any) -> Any:
     Coroutine functions are awaited on the event loop; plain callables run on a worker thread
     (``asyncio.to_thread``) and, should they return an awaitable, that is awaited as well.
     """
-    if inspect.iscoroutinefunction(func) or inspect.iscoroutinefunction(getattr(func, "__call__", None)):
+    if inspect.iscoroutinefunction(func):
         return await func(*args, **kwargs)
     result = await asyncio.to_thread(func, *args, **kwargs)
     if inspect.isawaitable(result):

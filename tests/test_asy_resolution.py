@@ -6,10 +6,9 @@ Each case is a small project; the assertion is the exact set of (code, file, lin
 from __future__ import annotations
 
 import pytest
+from conftest import findings_of, lint_tree
 
 from zmqlint.rule import dedent
-
-from conftest import findings_of, lint_tree
 
 ASY = ["ASY301", "ASY302", "ASY303"]
 

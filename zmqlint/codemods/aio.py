@@ -15,6 +15,7 @@ terms of asyncio (``from asyncio import gather as g``), and the dotted text of a
 
 from __future__ import annotations
 
+import ast
 from typing import Dict, List, Optional, Tuple
 
 import libcst as cst
@@ -49,49 +50,42 @@ def dotted(node: cst.BaseExpression) -> Optional[str]:
 
 
 class AsyncioNames:
-    """How a module refers to asyncio: its alias(es) and the names imported from it."""
+    """How a module refers to asyncio: its alias(es) and the names imported from it.
 
-    def __init__(self, module: cst.Module) -> None:
+    Read from the module's stdlib ``ast`` (cheap next to walking the CST): imports anywhere
+    count (``import asyncio`` inside a method), only a module-level alias is reused by fixes.
+    """
+
+    def __init__(self, tree: Optional[ast.Module]) -> None:
         #: local name -> "asyncio" or "asyncio.<name>"
         self.names: Dict[str, str] = {}
         #: the alias of ``import asyncio [as X]`` at module level, if any
         self.module_alias: Optional[str] = None
-        shadowed: set = set()
-        for stmt in module.body:
-            if isinstance(stmt, cst.SimpleStatementLine):
-                for small in stmt.body:
-                    self._record(small, top_level=True)
-                    if isinstance(small, (cst.Assign, cst.AnnAssign)):
-                        targets = [t.target for t in small.targets] if isinstance(small, cst.Assign) else [small.target]
-                        shadowed.update(t.value for t in targets if isinstance(t, cst.Name))
-            elif isinstance(stmt, (cst.FunctionDef, cst.ClassDef)):
-                shadowed.add(stmt.name.value)
-        # Imports inside functions and conditional blocks count too (``import asyncio`` in a
-        # method); only the module-level alias is reused by fixes.
-        collector = _ImportCollector(self)
-        module.visit(collector)
+        if tree is None:
+            return
+        top_level = {id(stmt) for stmt in tree.body}
+        shadowed = set()
+        for stmt in tree.body:
+            if isinstance(stmt, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)):
+                shadowed.add(stmt.name)
+            elif isinstance(stmt, (ast.Assign, ast.AnnAssign)):
+                targets = stmt.targets if isinstance(stmt, ast.Assign) else [stmt.target]
+                shadowed.update(t.id for t in targets if isinstance(t, ast.Name))
+        for node in ast.walk(tree):
+            if isinstance(node, ast.Import):
+                for alias in node.names:
+                    if alias.name == "asyncio":
+                        local = alias.asname or "asyncio"
+                        self.names[local] = "asyncio"
+                        if id(node) in top_level and self.module_alias is None:
+                            self.module_alias = local
+            elif isinstance(node, ast.ImportFrom) and node.module == "asyncio" and not node.level:
+                for alias in node.names:
+                    if alias.name != "*":
+                        self.names[alias.asname or alias.name] = f"asyncio.{alias.name}"
         for name in shadowed:
-            if self.names.get(name) == "asyncio":
+            if self.names.get(name) == "asyncio" and self.module_alias != name:
                 self.names.pop(name)
-                if self.module_alias == name:
-                    self.module_alias = None
-
-    def _record(self, small: cst.BaseSmallStatement, top_level: bool) -> None:
-        if isinstance(small, cst.Import):
-            for alias in small.names:
-                if dotted(alias.name) == "asyncio":
-                    local = alias.asname.name.value if alias.asname and isinstance(alias.asname.name, cst.Name) else "asyncio"
-                    self.names[local] = "asyncio"
-                    if top_level and self.module_alias is None:
-                        self.module_alias = local
-        elif isinstance(small, cst.ImportFrom) and not small.relative and small.module is not None:
-            if dotted(small.module) != "asyncio" or isinstance(small.names, cst.ImportStar):
-                return
-            for alias in small.names:
-                name = dotted(alias.name)
-                local = alias.asname.name.value if alias.asname and isinstance(alias.asname.name, cst.Name) else name
-                if name and local:
-                    self.names[local] = f"asyncio.{name}"
 
     def qualified(self, func: cst.BaseExpression) -> Optional[str]:
         """``asyncio.gather`` for ``gather`` / ``aio.gather`` / ``asyncio.gather``; else None."""
@@ -109,17 +103,6 @@ class AsyncioNames:
         if self.module_alias is not None:
             return self.module_alias, []
         return "asyncio", [ImportSpec("asyncio")]
-
-
-class _ImportCollector(cst.CSTVisitor):
-    def __init__(self, names: AsyncioNames) -> None:
-        self.names = names
-
-    def visit_Import(self, node: cst.Import) -> None:
-        self.names._record(node, top_level=False)
-
-    def visit_ImportFrom(self, node: cst.ImportFrom) -> None:
-        self.names._record(node, top_level=False)
 
 
 def to_thread_call(call: cst.Call, asyncio_name: str) -> cst.Call:

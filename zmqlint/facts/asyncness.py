@@ -117,6 +117,54 @@ def sync_callees(index: ProjectIndex, module: ModuleInfo, dotted: str, line: int
     return SyncCallees(tuple(functions))
 
 
+def sync_calls_named(index: ProjectIndex, module: ModuleInfo, dotted: str) -> Dict[int, SyncCallees]:
+    """Line -> `SyncCallees` for the calls of ``dotted`` in ``module`` that reach only sync
+    functions. Cheap for a rule to ask before it needs a node's position: the module's calls
+    are read from its ``ast`` once, and each name is resolved once per module."""
+    calls = index.memo(("asyncness.calls", module.path), lambda: _calls_by_name(module.tree))
+    lines = calls.get(dotted)
+    if not lines:
+        return {}
+
+    def compute() -> Dict[int, SyncCallees]:
+        found = {}
+        for line in sorted(lines):
+            callees = sync_callees(index, module, dotted, line)
+            if callees is not None:
+                found[line] = callees
+        return found
+
+    return index.memo(("asyncness.sync", module.path, dotted), compute)
+
+
+def call_name(func: ast.expr) -> Optional[str]:
+    """The ``ast`` twin of `zmqlint.codemods.aio.dotted`: ``a.b``, ``Server().start``."""
+    parts: List[str] = []
+    while isinstance(func, ast.Attribute):
+        parts.append(func.attr)
+        func = func.value
+    if isinstance(func, ast.Name):
+        parts.append(func.id)
+    elif isinstance(func, ast.Call) and parts:
+        head = dotted_name(func.func)
+        if head is None:
+            return None
+        parts.append(f"{head}()")
+    else:
+        return None
+    return ".".join(reversed(parts))
+
+
+def _calls_by_name(tree: ast.Module) -> Dict[str, Set[int]]:
+    calls: Dict[str, Set[int]] = {}
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Call):
+            name = call_name(node.func)
+            if name is not None:
+                calls.setdefault(name, set()).add(node.lineno)
+    return calls
+
+
 def returns_awaitable(index: ProjectIndex, func: FunctionInfo) -> str:
     """AWAITABLE, NOT_AWAITABLE or UNKNOWN for what calling ``func`` gives."""
     key = ("asyncness.returns", func.module.path, func.qualname, func.node.lineno)

@@ -3,20 +3,33 @@ from __future__ import annotations
 from typing import Optional
 
 import libcst as cst
+from libcst.metadata import PositionProvider
 
 from zmqlint.codemods.aio import AsyncioNames, dotted, to_thread_call
-from zmqlint.facts.asyncness import SyncCallees, sync_callees
+from zmqlint.facts.asyncness import SyncCallees, sync_calls_named
 from zmqlint.model import Applicability, Fix, Severity
-from zmqlint.rule import Invalid, Rule, RuleContext, Valid
+from zmqlint.rule import Invalid, Rule, Valid
 
 
-def sync_callees_of(context: RuleContext, call: cst.Call, line: int) -> Optional[SyncCallees]:
-    """What ``call`` reaches when every callee is a plain function returning no awaitable."""
+def sync_callees_of(rule: Rule, call: cst.Call) -> Optional[SyncCallees]:
+    """What ``call`` reaches when every callee is a plain function returning no awaitable.
+
+    Asks the facts by name first, so the node's position (costly, computed for the whole
+    module on first use) is only needed where some call of that name is sync.
+    """
     name = dotted(call.func)
-    module = context.module_info
+    module = rule.context.module_info
     if name is None or module is None:
         return None
-    return sync_callees(context.index, module, name, line)
+    sites = sync_calls_named(rule.context.index, module, name)
+    if not sites:
+        return None
+    return sites.get(rule.get_metadata(PositionProvider, call).start.line)
+
+
+def asyncio_names(rule: Rule) -> AsyncioNames:
+    info = rule.context.module_info
+    return AsyncioNames(info.tree if info is not None else None)
 
 
 class AwaitSyncCall(Rule):
@@ -161,11 +174,10 @@ class AwaitSyncCall(Rule):
         call = node.expression
         if not isinstance(call, cst.Call):
             return
-        line = self.get_metadata(cst.metadata.PositionProvider, call).start.line
-        callees = sync_callees_of(self.context, call, line)
+        callees = sync_callees_of(self, call)
         if callees is None:
             return
-        alias, imports = AsyncioNames(self.context.module).for_fix()
+        alias, imports = asyncio_names(self).for_fix()
         self.report(
             call,
             self.MESSAGE.format(call=dotted(call.func), callees=callees.describe(self.context.index.root)),

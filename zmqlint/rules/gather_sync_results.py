@@ -3,12 +3,18 @@ from __future__ import annotations
 from typing import Iterator, List, Optional, Set, Union
 
 import libcst as cst
-from libcst.metadata import PositionProvider
 
-from zmqlint.codemods.aio import GATHERERS, WAITERS, AsyncioNames, dotted, task_of, to_thread_call
+from zmqlint.codemods.aio import (
+    GATHERERS,
+    WAITERS,
+    AsyncioNames,
+    dotted,
+    task_of,
+    to_thread_call,
+)
 from zmqlint.model import Applicability, Fix, Severity
 from zmqlint.rule import Invalid, Rule, Valid
-from zmqlint.rules.await_sync_call import sync_callees_of
+from zmqlint.rules.await_sync_call import asyncio_names, sync_callees_of
 
 _Scope = Union[cst.Module, cst.FunctionDef]
 
@@ -54,7 +60,7 @@ class GatherSyncResults(Rule):
     CODE = "ASY302"
     NAME = "gather-sync-results"
     SEVERITY = Severity.HIGH
-    MESSAGE = "`{waiter}` waits on the result of `{call}()`, but {callees}: TypeError, an awaitable is required"
+    MESSAGE = "`{waiter}` waits on the result of `{call}()`, but {callees}: {outcome}"
     FIXES = (Applicability.SAFE,)
     PREFILTER = ("gather", "wait", "as_completed")
 
@@ -241,7 +247,7 @@ class GatherSyncResults(Rule):
         self.reported: Set[int] = set()
 
     def visit_Module(self, node: cst.Module) -> None:
-        self.asyncio = AsyncioNames(node)
+        self.asyncio = asyncio_names(self)
         self.scopes.append(node)
 
     def visit_FunctionDef(self, node: cst.FunctionDef) -> None:
@@ -264,8 +270,7 @@ class GatherSyncResults(Rule):
                 self._check(waiter, element)
 
     def _check(self, waiter: str, call: cst.Call) -> None:
-        line = self.get_metadata(PositionProvider, call).start.line
-        callees = sync_callees_of(self.context, call, line)
+        callees = sync_callees_of(self, call)
         if callees is None:
             return
         self.reported.add(id(call))
@@ -285,7 +290,10 @@ class GatherSyncResults(Rule):
                 replacements={call: replacement},
                 add_imports=imports,
             )
-        message = self.MESSAGE.format(waiter=waiter, call=dotted(call.func), callees=callees.describe(self.context.index.root))
+        outcome = "TypeError, an awaitable is required" if waiter in GATHERERS else "it fails, a future or task is required"
+        message = self.MESSAGE.format(
+            waiter=waiter, call=dotted(call.func), callees=callees.describe(self.context.index.root), outcome=outcome
+        )
         self.report(call, message, fix=fix)
 
     def _elements(self, expr: cst.BaseExpression, *, starred: bool, depth: int = 0) -> Iterator[cst.BaseExpression]:

@@ -3,12 +3,11 @@ from __future__ import annotations
 from typing import Optional, Set
 
 import libcst as cst
-from libcst.metadata import PositionProvider
 
 from zmqlint.codemods.aio import TASK_FACTORIES, AsyncioNames, dotted, to_thread_call
 from zmqlint.model import Applicability, Fix, Severity
 from zmqlint.rule import Invalid, Rule, Valid
-from zmqlint.rules.await_sync_call import sync_callees_of
+from zmqlint.rules.await_sync_call import asyncio_names, sync_callees_of
 
 _LOOP_GETTERS = {"asyncio.get_running_loop", "asyncio.get_event_loop", "asyncio.new_event_loop"}
 
@@ -230,7 +229,7 @@ class TaskFromSyncCall(Rule):
         self.task_groups: Set[str] = set()
 
     def visit_Module(self, node: cst.Module) -> None:
-        self.asyncio = AsyncioNames(node)
+        self.asyncio = asyncio_names(self)
 
     def visit_WithItem(self, node: cst.WithItem) -> None:
         if (
@@ -249,8 +248,7 @@ class TaskFromSyncCall(Rule):
         if arg is None or arg.star or not isinstance(arg.value, cst.Call):
             return
         inner = arg.value
-        line = self.get_metadata(PositionProvider, inner).start.line
-        callees = sync_callees_of(self.context, inner, line)
+        callees = sync_callees_of(self, inner)
         if callees is None:
             return
         alias, imports = self.asyncio.for_fix()

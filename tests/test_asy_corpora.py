@@ -1,0 +1,48 @@
+"""ASY301-ASY303 on real code: silent on the standard library's asyncio package (which creates,
+gathers and awaits tasks everywhere), and catching the agent fleet's start-up and shutdown bugs."""
+
+from __future__ import annotations
+
+import asyncio
+import shutil
+from pathlib import Path
+
+import pytest
+from conftest import REPO, findings_of, lint_tree
+
+from zmqlint.engine import FixMode
+
+ASY = ["ASY301", "ASY302", "ASY303"]
+FLEET = REPO / "fixtures" / "agent_fleet"
+
+
+def test_no_findings_on_the_standard_library_asyncio_package():
+    root = Path(asyncio.__file__).parent
+    result = lint_tree(root, select=ASY)
+    assert not result.errors
+    assert result.files_checked >= 20 if hasattr(result, "files_checked") else True
+    assert [f.to_json() for f in findings_of(result)] == []
+
+
+@pytest.mark.skipif(not (FLEET / "coordinator" / "app.py").exists(), reason="agent fleet fixture not present")
+def test_fleet_coordinator_start_and_shutdown_bugs(tmp_path):
+    work = tmp_path / "agent_fleet"
+    shutil.copytree(FLEET, work, ignore=shutil.ignore_patterns("__pycache__"))
+    result = lint_tree(work, select=ASY)
+    assert not result.errors
+    found = {(Path(f.path).name, f.code, f.message.split("`")[3]) for f in findings_of(result)}
+    # Field report task 3: sync start() handed to create_task (servers imported from the
+    # `transport` folder the app puts on sys.path).
+    assert ("app.py", "ASY301", "self.rpc_server.start()") in found
+    assert ("app.py", "ASY301", "self.rest_api.start()") in found
+    # Task 6: sync stop() results gathered, and a sync stop() awaited.
+    assert ("app.py", "ASY302", "server.stop()") in found
+    assert ("app.py", "ASY303", "self.zmq_server.stop()") in found
+    assert {code for _, code, _ in found} <= set(ASY)
+
+    fixed = lint_tree(work, select=ASY, fix=FixMode.SAFE)
+    assert fixed.fixes_applied == len(findings_of(result))
+    assert findings_of(lint_tree(work, select=ASY)) == []
+    text = (work / "coordinator" / "app.py").read_text()
+    assert "asyncio.create_task(asyncio.to_thread(self.rpc_server.start))" in text
+    assert "await asyncio.to_thread(self.zmq_server.stop)" in text
