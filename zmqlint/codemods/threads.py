@@ -134,17 +134,34 @@ def char_column(source_lines: Sequence[str], line: int, byte_col: int) -> int:
 
 class NodeFinder:
     """Mixin for rules that analyse a file's ``ast`` (through the project index) and rewrite
-    its CST: remembers statements, calls, loops and functions by the place ``ast`` gives them."""
+    its CST: remembers statements, calls, loops, functions and attributes as they are visited,
+    and finds them by the place ``ast`` gives them. Positions are only computed on the first
+    lookup, so a file where the rule finds nothing costs no position metadata."""
+
+    def _seen(self) -> List[tuple]:
+        seen = self.__dict__.get("_seen_nodes")
+        if seen is None:
+            seen = self.__dict__["_seen_nodes"] = []
+        return seen
 
     def _nodes(self) -> Dict[tuple, cst.CSTNode]:
         found = self.__dict__.get("_found_nodes")
         if found is None:
             found = self.__dict__["_found_nodes"] = {}
+            get = self.get_metadata  # type: ignore[attr-defined]
+            for kind, node, at in self._seen():
+                rng = get(cst.metadata.PositionProvider, at or node)
+                if kind == "attr":
+                    key = ("attr", rng.start.line, rng.start.column, rng.end.line, rng.end.column)
+                elif kind == "def":
+                    key = ("def", rng.start.line, 0)
+                else:
+                    key = (kind, rng.start.line, rng.start.column)
+                found.setdefault(key, node)
         return found
 
     def _remember(self, kind: str, node: cst.CSTNode, at: Optional[cst.CSTNode] = None) -> None:
-        pos = self.get_metadata(cst.metadata.PositionProvider, at or node).start  # type: ignore[attr-defined]
-        self._nodes().setdefault((kind, pos.line, pos.column if kind != "def" else 0), node)
+        self._seen().append((kind, node, at))
 
     def visit_SimpleStatementLine(self, node: cst.SimpleStatementLine) -> None:
         self._remember("stmt", node)
@@ -173,12 +190,12 @@ class NodeFinder:
         self._remember("def", node, node.name)
 
     def visit_Attribute(self, node: cst.Attribute) -> None:
-        rng = self.get_metadata(cst.metadata.PositionProvider, node)  # type: ignore[attr-defined]
-        self._nodes().setdefault(("attr", rng.start.line, rng.start.column, rng.end.line, rng.end.column), node)
+        self._remember("attr", node)
 
     def cst_node(self, kind: str, node) -> Optional[cst.CSTNode]:
         """The CST node for the ast ``node``: kind ``stmt``, ``small`` (statement in a line),
-        ``expr`` (a call) or ``def`` (a function, by the line of its name)."""
+        ``expr`` (a call), ``attr`` (an attribute, by its whole range) or ``def`` (a function,
+        by the line of its name)."""
         lines = self.__dict__.get("_source_lines")
         if lines is None:
             lines = self.__dict__["_source_lines"] = self.context.source.splitlines()  # type: ignore[attr-defined]

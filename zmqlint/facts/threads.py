@@ -171,6 +171,12 @@ def _thread_starts(index: ProjectIndex, cls: ClassInfo) -> List[ThreadStart]:
 
 
 def function_thread_starts(index: ProjectIndex, function: FunctionInfo, cls: Optional[ClassInfo]) -> List[ThreadStart]:
+    """The threads ``function`` starts (``cls``: the class whose ``self`` it runs with)."""
+    key = ("threads.function_starts", function.module.path, function.qualname, (cls.module.path, cls.name) if cls else None)
+    return index.memo(key, lambda: _function_thread_starts(index, function, cls))
+
+
+def _function_thread_starts(index: ProjectIndex, function: FunctionInfo, cls: Optional[ClassInfo]) -> List[ThreadStart]:
     starts: List[ThreadStart] = []
     sid = self_name(function.node) if function.owner is not None else None
     stored: Dict[int, str] = {}

@@ -552,28 +552,29 @@ def _also_catch_empty(updated: cst.Try) -> cst.Try:
 
 
 def _containers(index: ProjectIndex, cls: ClassInfo, side: List[Body]) -> List[Container]:
-    found: List[Container] = []
     side_ids = {id(b.node) for b in side}
+    found: Dict[str, Container] = {}
+    for klass in index.mro(cls):
+        for attr in klass.attributes:
+            if attr not in found:
+                kinds = attribute_kind(index, cls, attr) - {"None"}
+                if kinds and kinds <= _CONTAINERS:
+                    found[attr] = Container(attr, kinds)
+    if not found:
+        return []
     locks = lock_attributes(index, cls)
     bodies = _class_bodies(index, cls, side)
     entry = _entry_locks(index, cls, bodies, side, locks)
-    for klass in index.mro(cls):
-        for attr in klass.attributes:
-            if any(c.attr == attr for c in found):
-                continue
-            kinds = attribute_kind(index, cls, attr) - {"None"}
-            if not kinds or not kinds <= _CONTAINERS:
-                continue
-            container = Container(attr, kinds)
-            for body in bodies:
-                if getattr(body.node, "name", "") == "__init__":
-                    continue
-                uses, checks = _uses(body, attr, locks, entry.get(id(body.node), frozenset()))
-                target = container.thread if id(body.node) in side_ids else container.other
-                target.extend(u for u in uses if u.kind != "assign")
-                container.checks.extend(checks)
-            found.append(container)
-    return found
+    for body in bodies:
+        if getattr(body.node, "name", "") == "__init__":
+            continue
+        per_attr = _uses(body, set(found), locks, entry.get(id(body.node), frozenset()))
+        for attr, (uses, checks) in per_attr.items():
+            container = found[attr]
+            target = container.thread if id(body.node) in side_ids else container.other
+            target.extend(u for u in uses if u.kind != "assign")
+            container.checks.extend(checks)
+    return list(found.values())
 
 
 def _class_bodies(index: ProjectIndex, cls: ClassInfo, side: List[Body]) -> List[Body]:
@@ -592,6 +593,9 @@ def _class_bodies(index: ProjectIndex, cls: ClassInfo, side: List[Body]) -> List
 
 
 def _link_parents(root: ast.AST) -> None:
+    if getattr(root, "_zmqlint_linked", False):
+        return
+    root._zmqlint_linked = True  # type: ignore[attr-defined]
     for node in ast.walk(root):
         for child in ast.iter_child_nodes(node):
             child._zmqlint_parent = node  # type: ignore[attr-defined]
@@ -663,30 +667,38 @@ def _entry_locks(
     return entry
 
 
-def _uses(body: Body, attr: str, locks: Set[str], entry: FrozenSet[str]) -> Tuple[List[Use], List[CheckThenAct]]:
+def _uses(
+    body: Body, attrs: Set[str], locks: Set[str], entry: FrozenSet[str]
+) -> Dict[str, Tuple[List[Use], List[CheckThenAct]]]:
+    """The uses of each ``self.<attr>`` in ``body``, and its check-then-act statements."""
     _link_parents(body.node)
     acquired = _acquired(body, locks) | entry
-    uses: List[Use] = []
+    result: Dict[str, Tuple[List[Use], List[CheckThenAct]]] = {}
     by_node: Dict[int, Use] = {}
+    tests: List[ast.stmt] = []
     for node in own_nodes(body.node):
-        if self_attr(node, body.self_id) == attr:
+        attr = self_attr(node, body.self_id)
+        if attr in attrs:
             use = Use(body, node, _kind(node), _locks_at(node, body.node, locks, body.self_id) | acquired)
-            uses.append(use)
+            result.setdefault(attr, ([], []))[0].append(use)
             by_node[id(node)] = use
-    checks: List[CheckThenAct] = []
-    for node in own_nodes(body.node):
-        if isinstance(node, (ast.If, ast.While)) and _attr_nodes(node.test, attr, body.self_id):
-            for stmt in node.body:
-                for sub in _attr_nodes(stmt, attr, body.self_id):
-                    use = by_node.get(id(sub))
-                    if use is not None and (use.kind == "remove" or _is_subscript_read(sub)):
-                        locks_here = _locks_at(node, body.node, locks, body.self_id) | acquired
-                        checks.append(CheckThenAct(node, use, locks_here))
-                        break
-                else:
-                    continue
-                break
-    return uses, checks
+        elif isinstance(node, (ast.If, ast.While)):
+            tests.append(node)
+    for node in tests:
+        for attr in {a for a in (self_attr(n, body.self_id) for n in ast.walk(node.test)) if a in attrs}:
+            act = next(
+                (
+                    by_node[id(sub)]
+                    for stmt in node.body
+                    for sub in _attr_nodes(stmt, attr, body.self_id)
+                    if id(sub) in by_node and (by_node[id(sub)].kind == "remove" or _is_subscript_read(sub))
+                ),
+                None,
+            )
+            if act is not None:
+                locks_here = _locks_at(node, body.node, locks, body.self_id) | acquired
+                result[attr][1].append(CheckThenAct(node, act, locks_here))
+    return result
 
 
 def _attr_nodes(root: ast.AST, attr: str, self_id: Optional[str]) -> List[ast.Attribute]:
