@@ -22,10 +22,12 @@ import libcst as cst
 
 from zmqlint.model import ImportSpec
 
-#: asyncio functions that wrap an awaitable into a task.
-TASK_FACTORIES = {"asyncio.create_task", "asyncio.ensure_future"}
+#: asyncio functions that turn a coroutine into a task (or run it).
+TASK_FACTORIES = {"asyncio.create_task", "asyncio.ensure_future", "asyncio.run", "asyncio.run_coroutine_threadsafe"}
 #: asyncio functions that wait on several awaitables given as separate arguments.
 GATHERERS = {"asyncio.gather"}
+#: asyncio functions that wait on one awaitable, their first argument.
+SINGLE_WAITERS = {"asyncio.wait_for", "asyncio.shield"}
 #: asyncio functions that wait on an iterable of awaitables (their first argument).
 WAITERS = {"asyncio.wait", "asyncio.as_completed"}
 

@@ -76,6 +76,9 @@ class SyncCallees:
     """Every callable a call can reach, all plain functions whose result cannot be awaited."""
 
     functions: Tuple[FunctionInfo, ...]
+    #: Some callee uses the event loop (``asyncio.create_task``, ``loop.call_soon``, an
+    #: ``asyncio.Queue`` ...), so it must keep running on the loop's thread.
+    uses_event_loop: bool = False
 
     def describe(self, root=None) -> str:
         """"`RpcServer.start` (transport/rpc_server.py:49) is a plain `def`" (or "... are")."""
@@ -114,7 +117,51 @@ def sync_callees(index: ProjectIndex, module: ModuleInfo, dotted: str, line: int
             return None
         if target not in functions:
             functions.append(target)
-    return SyncCallees(tuple(functions))
+    return SyncCallees(tuple(functions), any(uses_event_loop(index, f) for f in functions))
+
+
+#: asyncio functions that are fine off the loop's thread (they make their own loop, or are
+#: meant to be called from other threads).
+_THREAD_SAFE_ASYNCIO = {"asyncio.run", "asyncio.new_event_loop", "asyncio.set_event_loop", "asyncio.run_coroutine_threadsafe"}
+#: Attribute names that are event-loop APIs whatever the receiver.
+_LOOP_METHODS = {
+    "create_task", "ensure_future", "get_running_loop", "get_event_loop", "call_soon", "call_later",
+    "call_at", "create_future", "run_in_executor", "add_reader", "add_writer", "remove_reader",
+    "remove_writer", "add_signal_handler", "create_server", "create_connection", "start_server",
+}
+
+
+def uses_event_loop(index: ProjectIndex, func: FunctionInfo, depth: int = 0) -> bool:
+    """True when ``func`` (or a project function it calls, a few levels deep) touches the
+    event loop: asyncio APIs, loop methods, a ``loop`` attribute. Such a function must not be
+    moved onto a worker thread (no running loop there)."""
+    decided: Dict[tuple, bool] = index.memo(("asyncness.loop",), dict)
+    key = (func.module.path, func.qualname, func.node.lineno)
+    if key not in decided:
+        decided[key] = False  # a recursive call sees "no" while this one is being decided
+        decided[key] = _uses_event_loop(index, func, depth)
+    return decided[key]
+
+
+def _uses_event_loop(index: ProjectIndex, func: FunctionInfo, depth: int) -> bool:
+    scope = _Scope.of_function(index, func)
+    for node in _own_nodes(func.node):
+        if isinstance(node, ast.Attribute) and (node.attr in _LOOP_METHODS or "loop" in node.attr.lower()):
+            return True
+        if isinstance(node, ast.Name) and "loop" in node.id.lower():
+            return True
+        name = dotted_name(node) if isinstance(node, (ast.Name, ast.Attribute)) else None
+        if name is not None:
+            qualified = func.module.qualified_name(name)
+            if qualified.startswith("asyncio.") and qualified not in _THREAD_SAFE_ASYNCIO:
+                return True
+        if isinstance(node, ast.Call) and depth < 3:
+            callee = call_name(node.func)
+            targets = scope.callables(callee) if callee else None
+            for target, _ in targets or []:
+                if isinstance(target, FunctionInfo) and not target.is_async and uses_event_loop(index, target, depth + 1):
+                    return True
+    return False
 
 
 def sync_calls_named(index: ProjectIndex, module: ModuleInfo, dotted: str) -> Dict[int, SyncCallees]:

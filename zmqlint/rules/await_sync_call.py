@@ -61,7 +61,10 @@ class AwaitSyncCall(Rule):
     Safe. `await asyncio.to_thread(obj.stop, *args, **kwargs)` runs the same call with the same
     arguments on a worker thread and waits for it: the code that raised `TypeError` now
     completes, and the event loop keeps serving while `stop()` blocks. `import asyncio` is
-    added when missing (an existing `import asyncio as aio` is reused).
+    added when missing (an existing `import asyncio as aio` is reused). A callee that uses the
+    event loop itself (`asyncio.create_task`, `loop.call_soon`, an `asyncio.Queue`, directly or
+    through the functions it calls) would find no running loop on a worker thread: there the
+    fix only drops the `await`, so the call runs where it ran before and nothing awaits `None`.
     """
 
     CODE = "ASY303"
@@ -168,6 +171,38 @@ class AwaitSyncCall(Rule):
                 await asyncio.to_thread(flush, records, sync=True)  # write-through
             """,
         ),
+        Invalid(
+            """
+            import asyncio
+
+            class Heartbeat:
+                def start(self):
+                    self.task = asyncio.get_running_loop().create_task(self.beat())
+
+                async def beat(self):
+                    pass
+
+            async def main():
+                heartbeat = Heartbeat()
+                await heartbeat.start()
+            """,
+            line=12,
+            message_contains="uses the event loop",
+            expected_fix="""
+            import asyncio
+
+            class Heartbeat:
+                def start(self):
+                    self.task = asyncio.get_running_loop().create_task(self.beat())
+
+                async def beat(self):
+                    pass
+
+            async def main():
+                heartbeat = Heartbeat()
+                heartbeat.start()
+            """,
+        ),
     ]
 
     def visit_Await(self, node: cst.Await) -> None:
@@ -177,14 +212,22 @@ class AwaitSyncCall(Rule):
         callees = sync_callees_of(self, call)
         if callees is None:
             return
-        alias, imports = asyncio_names(self).for_fix()
-        self.report(
-            call,
-            self.MESSAGE.format(call=dotted(call.func), callees=callees.describe(self.context.index.root)),
-            fix=Fix(
+        message = self.MESSAGE.format(call=dotted(call.func), callees=callees.describe(self.context.index.root))
+        if callees.uses_event_loop:
+            # It schedules work on the loop itself: keep it on the loop's thread, just do not
+            # await its result.
+            fix = Fix(
+                f"call {dotted(call.func)}() without awaiting it (it uses the event loop)",
+                Applicability.SAFE,
+                replacements={node: call.with_changes(lpar=node.lpar, rpar=node.rpar)},
+            )
+            message += "; it uses the event loop, so call it without `await`"
+        else:
+            alias, imports = asyncio_names(self).for_fix()
+            fix = Fix(
                 f"await {alias}.to_thread({dotted(call.func)}, ...) instead",
                 Applicability.SAFE,
                 replacements={call: to_thread_call(call, alias)},
                 add_imports=imports,
-            ),
-        )
+            )
+        self.report(call, message, fix=fix)

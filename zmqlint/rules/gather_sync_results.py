@@ -4,14 +4,7 @@ from typing import Iterator, List, Optional, Set, Union
 
 import libcst as cst
 
-from zmqlint.codemods.aio import (
-    GATHERERS,
-    WAITERS,
-    AsyncioNames,
-    dotted,
-    task_of,
-    to_thread_call,
-)
+from zmqlint.codemods.aio import GATHERERS, SINGLE_WAITERS, WAITERS, AsyncioNames, dotted, task_of, to_thread_call
 from zmqlint.model import Applicability, Fix, Severity
 from zmqlint.rule import Invalid, Rule, Valid
 from zmqlint.rules.await_sync_call import asyncio_names, sync_callees_of
@@ -24,7 +17,8 @@ class GatherSyncResults(Rule):
 
     ## What it does
     Reports each element of `asyncio.gather(...)`, `asyncio.wait(...)` or
-    `asyncio.as_completed(...)` that calls a plain `def` returning no awaitable: a direct
+    `asyncio.as_completed(...)`, and the argument of `asyncio.wait_for(...)` /
+    `asyncio.shield(...)`, that calls a plain `def` returning no awaitable: a direct
     argument, an element of a starred list, tuple or comprehension, or a call collected in a
     list earlier in the same function (`stopping.append(server.stop())`, `calls = [...]`).
     Callees are resolved across modules, through loop and comprehension variables too
@@ -54,7 +48,9 @@ class GatherSyncResults(Rule):
     concurrently instead of raising. For `asyncio.wait`, which refuses bare coroutines since
     Python 3.11, the element becomes `asyncio.create_task(asyncio.to_thread(obj.stop))` (only
     inside an `async def`, where a loop is running; elsewhere the finding has no fix).
-    `import asyncio` is added when missing.
+    `import asyncio` is added when missing. A callee that uses the event loop itself
+    (`asyncio.create_task`, `loop.call_soon`, ...) is reported without a fix: on a worker
+    thread it would find no running loop.
     """
 
     CODE = "ASY302"
@@ -62,7 +58,7 @@ class GatherSyncResults(Rule):
     SEVERITY = Severity.HIGH
     MESSAGE = "`{waiter}` waits on the result of `{call}()`, but {callees}: {outcome}"
     FIXES = (Applicability.SAFE,)
-    PREFILTER = ("gather", "wait", "as_completed")
+    PREFILTER = ("gather", "wait", "as_completed", "shield")
 
     VALID = [
         Valid(
@@ -238,6 +234,29 @@ class GatherSyncResults(Rule):
                 done, pending = await asyncio.wait([writer.wait_closed(), asyncio.create_task(asyncio.to_thread(flush_metrics))], timeout=5)
             """,
         ),
+        Invalid(
+            """
+            import asyncio
+
+            class Server:
+                def stop(self):
+                    self.closed = True
+
+            async def shutdown(server: Server):
+                await asyncio.wait_for(Server().stop(), timeout=5)
+            """,
+            line=8,
+            expected_fix="""
+            import asyncio
+
+            class Server:
+                def stop(self):
+                    self.closed = True
+
+            async def shutdown(server: Server):
+                await asyncio.wait_for(asyncio.to_thread(Server().stop), timeout=5)
+            """,
+        ),
     ]
 
     def __init__(self, context) -> None:
@@ -260,6 +279,9 @@ class GatherSyncResults(Rule):
         waiter = self.asyncio.qualified(node.func)
         if waiter in GATHERERS:
             elements = [e for arg in node.args if arg.keyword is None for e in self._elements(arg.value, starred=arg.star == "*")]
+        elif waiter in SINGLE_WAITERS:
+            first = next((a for a in node.args if a.keyword is None or a.keyword.value in ("fut", "arg", "aw")), None)
+            elements = [first.value] if first is not None and not first.star else []
         elif waiter in WAITERS:
             first = next((a for a in node.args if a.keyword is None or a.keyword.value in ("fs", "aws")), None)
             elements = list(self._elements(first.value, starred=True)) if first is not None and not first.star else []
@@ -283,6 +305,8 @@ class GatherSyncResults(Rule):
                 replacement = task_of(replacement, alias)
             else:
                 replacement = None
+        if callees.uses_event_loop:
+            replacement = None  # on a worker thread it would find no running loop
         if replacement is not None:
             fix = Fix(
                 f"run {dotted(call.func)} on a worker thread with {alias}.to_thread",
@@ -290,10 +314,12 @@ class GatherSyncResults(Rule):
                 replacements={call: replacement},
                 add_imports=imports,
             )
-        outcome = "TypeError, an awaitable is required" if waiter in GATHERERS else "it fails, a future or task is required"
+        outcome = "it fails, a future or task is required" if waiter in WAITERS else "TypeError, an awaitable is required"
         message = self.MESSAGE.format(
             waiter=waiter, call=dotted(call.func), callees=callees.describe(self.context.index.root), outcome=outcome
         )
+        if callees.uses_event_loop:
+            message += "; it uses the event loop, so it cannot move to a thread (make it `async def`)"
         self.report(call, message, fix=fix)
 
     def _elements(self, expr: cst.BaseExpression, *, starred: bool, depth: int = 0) -> Iterator[cst.BaseExpression]:

@@ -17,7 +17,9 @@ class TaskFromSyncCall(Rule):
 
     ## What it does
     Reports `asyncio.create_task(x.start())`, `asyncio.ensure_future(...)`,
-    `loop.create_task(...)` and `TaskGroup.create_task(...)` whose argument calls a callable
+    `loop.create_task(...)`, `TaskGroup.create_task(...)`, `asyncio.run(...)`,
+    `loop.run_until_complete(...)` and `asyncio.run_coroutine_threadsafe(...)` whose argument
+    calls a callable
     that resolves (across modules: `self.attr = Cls(...)`, locals, imports, classes imported
     from a folder on `sys.path`, inherited methods) to a plain `def` returning no awaitable.
 
@@ -43,15 +45,18 @@ class TaskFromSyncCall(Rule):
     Safe. `asyncio.to_thread(obj.start, *args, **kwargs)` is a coroutine that runs the same
     call, with every argument, on a worker thread; the task (its `name=` and other keywords
     kept) completes when `start()` returns. What used to raise `TypeError` now runs, without
-    blocking the event loop. `import asyncio` is added when missing.
+    blocking the event loop. `import asyncio` is added when missing. A callee that uses the
+    event loop itself (`asyncio.create_task`, `loop.call_soon`, an `asyncio.Queue`, directly or
+    through the functions it calls) would find no running loop on a worker thread: it is
+    reported without a fix (make it `async def`).
     """
 
     CODE = "ASY301"
     NAME = "task-from-sync-call"
     SEVERITY = Severity.CRITICAL
-    MESSAGE = "`{factory}` is given the result of `{call}()`, but {callees}: TypeError, a coroutine was expected"
+    MESSAGE = "`{factory}` is given the result of `{call}()`, but {callees}: it fails, a coroutine was expected"
     FIXES = (Applicability.SAFE,)
-    PREFILTER = ("create_task", "ensure_future")
+    PREFILTER = ("create_task", "ensure_future", "run")
 
     VALID = [
         Valid(
@@ -220,6 +225,45 @@ class TaskFromSyncCall(Rule):
                 return loop.create_task(asyncio.to_thread(exporter.run))
             """,
         ),
+        Invalid(
+            """
+            import asyncio
+
+            def main():
+                print("serving")
+
+            if __name__ == "__main__":
+                asyncio.run(main())
+            """,
+            line=7,
+            expected_fix="""
+            import asyncio
+
+            def main():
+                print("serving")
+
+            if __name__ == "__main__":
+                asyncio.run(asyncio.to_thread(main))
+            """,
+        ),
+        Invalid(
+            """
+            import asyncio
+
+            class Poller:
+                def start(self):
+                    asyncio.get_running_loop().call_soon(self.poll)
+
+                def poll(self):
+                    pass
+
+            async def main():
+                asyncio.create_task(Poller().start())
+            """,
+            line=11,
+            message_contains="make it `async def`",
+            expected_fix=None,
+        ),
     ]
 
     def __init__(self, context) -> None:
@@ -244,17 +288,22 @@ class TaskFromSyncCall(Rule):
         factory = self._task_factory(node)
         if factory is None:
             return
-        arg = next((a for a in node.args if a.keyword is None or a.keyword.value == "coro"), None)
+        arg = next((a for a in node.args if a.keyword is None or a.keyword.value in ("coro", "main", "future")), None)
         if arg is None or arg.star or not isinstance(arg.value, cst.Call):
             return
         inner = arg.value
         callees = sync_callees_of(self, inner)
         if callees is None:
             return
+        message = self.MESSAGE.format(factory=factory, call=dotted(inner.func), callees=callees.describe(self.context.index.root))
+        if callees.uses_event_loop:
+            # On a worker thread it would find no running loop: a person must decide.
+            self.report(inner, message + "; it uses the event loop, so it cannot move to a thread (make it `async def`)")
+            return
         alias, imports = self.asyncio.for_fix()
         self.report(
             inner,
-            self.MESSAGE.format(factory=factory, call=dotted(inner.func), callees=callees.describe(self.context.index.root)),
+            message,
             fix=Fix(
                 f"run {dotted(inner.func)} on a worker thread with {alias}.to_thread",
                 Applicability.SAFE,
@@ -268,17 +317,18 @@ class TaskFromSyncCall(Rule):
         qualified = self.asyncio.qualified(node.func)
         if qualified in TASK_FACTORIES:
             return qualified
-        if not isinstance(node.func, cst.Attribute) or node.func.attr.value != "create_task":
+        if not isinstance(node.func, cst.Attribute) or node.func.attr.value not in ("create_task", "run_until_complete"):
             return None
+        method = node.func.attr.value
         receiver = node.func.value
         if isinstance(receiver, cst.Call) and self.asyncio.qualified(receiver.func) in _LOOP_GETTERS:
-            return "loop.create_task"
+            return f"loop.{method}"
         name = dotted(receiver)
         if name is None:
             return None
         last = name.rpartition(".")[2].lower()
-        if name in self.task_groups or last in ("tg", "task_group", "taskgroup") or last.endswith("_tg"):
+        if method == "create_task" and (name in self.task_groups or last in ("tg", "task_group", "taskgroup") or last.endswith("_tg")):
             return "TaskGroup.create_task"
         if "loop" in last:
-            return "loop.create_task"
+            return f"loop.{method}"
         return None
