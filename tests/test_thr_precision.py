@@ -274,6 +274,26 @@ PRECISION_SILENT = {
             def stop(self):
                 self.task.cancel()
     """,
+    # stop() clears a "data ready" event the thread only waits on: not a stop signal.
+    "clear_not_a_signal.py": """
+        import threading
+
+        class Feeder:
+            def __init__(self):
+                self._closing = False
+                self._ready = threading.Event()
+                self._thread = threading.Thread(target=self._feed, daemon=True)
+                self._thread.start()
+
+            def _feed(self):
+                while not self._closing:
+                    if self._ready.wait(0.1):
+                        self.push()
+
+            def stop(self):
+                self._ready.clear()
+                self.busy = False
+    """,
     # A period taken from a parameter is the caller's choice.
     "configured_period.py": """
         import threading, time
@@ -312,3 +332,37 @@ def test_every_thread_rule_declares_its_options():
         assert rules[code].doc_sections()["Fix safety"]
         assert textwrap.dedent(rules[code].summary()).strip()
         assert re.fullmatch(r"[a-z-]+", rules[code].NAME)
+
+
+def test_a_cleared_running_event_is_a_stop_signal(tmp_path):
+    write_tree(
+        tmp_path,
+        {
+            "server.py": """
+                import threading
+
+                class Server:
+                    def __init__(self):
+                        self._running = threading.Event()
+                        self._thread = None
+
+                    def start(self):
+                        self._running.set()
+                        self._thread = threading.Thread(target=self._serve)
+                        self._thread.start()
+
+                    def _serve(self):
+                        while self._running.is_set():
+                            self.poll()
+
+                    def stop(self):
+                        self._running.clear()
+            """
+        },
+    )
+    [finding] = findings_of(lint_tree(tmp_path, select=THR), "THR501")
+    assert finding.line == 18
+    lint_tree(tmp_path, select=["THR501"], fix=FixMode.SAFE)
+    assert (tmp_path / "server.py").read_text().endswith(
+        "        self._running.clear()\n        if self._thread is not None:\n            self._thread.join(timeout=5.0)\n"
+    )

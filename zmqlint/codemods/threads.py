@@ -61,8 +61,7 @@ class ThreadLifecycleTransformer(cst.CSTTransformer):
     - ``after``: statement -> statements inserted right after it;
     - ``prepend``: function -> statements inserted at the start of its body (after a docstring);
     - ``loop_tests``: ``while`` statement -> its new test;
-    - ``calls``: call -> replacement expression;
-    - ``statements``: statement -> replacement statement(s);
+    - ``calls``: call (or any expression) -> replacement;
     - ``rebuild``: node -> function of the updated node returning its replacement (for
       restructurings that must keep what other fixes did inside the node).
     """
@@ -74,7 +73,6 @@ class ThreadLifecycleTransformer(cst.CSTTransformer):
         prepend: Optional[Mapping[cst.CSTNode, Sequence[cst.BaseStatement]]] = None,
         loop_tests: Optional[Mapping[cst.CSTNode, cst.BaseExpression]] = None,
         calls: Optional[Mapping[cst.CSTNode, cst.BaseExpression]] = None,
-        statements: Optional[Mapping[cst.CSTNode, Sequence[cst.BaseStatement]]] = None,
         rebuild: Optional[Mapping[cst.CSTNode, Callable[[cst.CSTNode], object]]] = None,
     ) -> None:
         super().__init__()
@@ -82,7 +80,6 @@ class ThreadLifecycleTransformer(cst.CSTTransformer):
         self.prepend: Dict[cst.CSTNode, Sequence[cst.BaseStatement]] = dict(prepend or {})
         self.loop_tests: Dict[cst.CSTNode, cst.BaseExpression] = dict(loop_tests or {})
         self.calls: Dict[cst.CSTNode, cst.BaseExpression] = dict(calls or {})
-        self.statements: Dict[cst.CSTNode, Sequence[cst.BaseStatement]] = dict(statements or {})
         self.rebuild: Dict[cst.CSTNode, Callable[[cst.CSTNode], object]] = dict(rebuild or {})
 
     def on_leave(self, original_node: cst.CSTNode, updated_node: cst.CSTNode):
@@ -98,31 +95,9 @@ class ThreadLifecycleTransformer(cst.CSTTransformer):
             at = 1 if body and _is_docstring(body[0]) else 0
             body[at:at] = list(self.prepend[original_node])
             result = result.with_changes(body=result.body.with_changes(body=body))
-        if original_node in self.statements:
-            replacement = list(self.statements[original_node])
-            if isinstance(result, cst.BaseStatement) and getattr(original_node, "leading_lines", None):
-                first = replacement[0]
-                if hasattr(first, "leading_lines"):
-                    replacement[0] = first.with_changes(leading_lines=original_node.leading_lines)
-            return cst.FlattenSentinel(replacement)
         if original_node in self.after:
             return cst.FlattenSentinel([result, *self.after[original_node]])
         return result
-
-
-def merged(transformers: Sequence[ThreadLifecycleTransformer]) -> ThreadLifecycleTransformer:
-    """All parts of several thread fixes in one transformer."""
-    result = ThreadLifecycleTransformer()
-    for t in transformers:
-        for key, value in t.after.items():
-            result.after[key] = [*result.after.get(key, []), *value]
-        for key, value in t.prepend.items():
-            result.prepend[key] = [*result.prepend.get(key, []), *value]
-        result.loop_tests.update(t.loop_tests)
-        result.calls.update(t.calls)
-        result.statements.update(t.statements)
-        result.rebuild.update(t.rebuild)
-    return result
 
 
 def char_column(source_lines: Sequence[str], line: int, byte_col: int) -> int:

@@ -377,6 +377,9 @@ class ThreadAttribute:
     starts: List[ThreadStart] = field(default_factory=list)
     #: ``self.X`` the thread's side reads (its stop signals are among them).
     reads: Set[str] = field(default_factory=set)
+    #: ``self.X`` the thread's side tests to decide whether to go on (loop conditions, and
+    #: ``if`` tests that break or return): what a cleared event or a flag can stop.
+    loop_reads: Set[str] = field(default_factory=set)
     started_where_created: bool = True
     calls_stop_path: bool = False
 
@@ -396,11 +399,24 @@ def _thread_attributes(index: ProjectIndex, cls: ClassInfo) -> Dict[str, ThreadA
         side = closure(index, start.body.owner or cls, [start.body]) if start.body.owner is not None else [start.body]
         for body in side:
             entry.reads |= attributes_read(body)
+            entry.loop_reads |= _attributes_deciding_exit(body)
             if id(body.node) in stop_nodes:
                 entry.calls_stop_path = True
         if start.creator is not None and not _starts_attr(start.creator, start.attr):
             entry.started_where_created = False
     return result
+
+
+def _attributes_deciding_exit(body: Body) -> Set[str]:
+    found: Set[str] = set()
+    for node in own_nodes(body.node):
+        decides = isinstance(node, ast.While) or (
+            isinstance(node, ast.If)
+            and any(isinstance(n, (ast.Break, ast.Return, ast.Raise)) for stmt in node.body for n in ast.walk(stmt))
+        )
+        if decides:
+            found |= {a for a in (self_attr(n, body.self_id) for n in ast.walk(node.test)) if a}
+    return found
 
 
 def _starts_attr(function: FunctionInfo, attr: str) -> bool:

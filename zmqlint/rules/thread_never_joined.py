@@ -33,6 +33,9 @@ class Signal:
     holder_class: ClassInfo
     name: str
     body: Body
+    #: "set" (an event set: wakes whoever waits on it), or "clear" / "flag" (a condition the
+    #: thread must test to notice).
+    kind: str = "set"
 
 
 class ThreadNeverJoined(NodeFinder, Rule):
@@ -463,16 +466,20 @@ def _signals(index: ProjectIndex, cls: ClassInfo, body: Body) -> List[Signal]:
             ):
                 holder = _holder(index, cls, body, func.value.value)
                 if holder is not None:
-                    found.append(Signal(stmt, call, holder[0], holder[1], func.value.attr, body))
+                    found.append(Signal(stmt, call, holder[0], holder[1], func.value.attr, body, func.attr))
         elif isinstance(stmt, ast.Assign) and isinstance(stmt.value, ast.Constant) and isinstance(stmt.value.value, bool):
             for target in stmt.targets:
                 if isinstance(target, ast.Attribute):
                     holder = _holder(index, cls, body, target.value)
                     if holder is not None:
-                        found.append(Signal(stmt, stmt, holder[0], holder[1], target.attr, body))
+                        found.append(Signal(stmt, stmt, holder[0], holder[1], target.attr, body, "flag"))
     return found
 
 
 def _signalled_threads(index: ProjectIndex, signal: Signal) -> List[ThreadAttribute]:
     threads = thread_attributes(index, signal.holder_class)
-    return [t for t in threads.values() if signal.name in t.reads and t.attr != signal.name]
+    return [
+        t
+        for t in threads.values()
+        if t.attr != signal.name and signal.name in (t.reads if signal.kind == "set" else t.loop_reads)
+    ]
