@@ -291,6 +291,7 @@ class ProjectIndex:
         #: Files read to answer questions since the last `reset_touched()`.
         self.touched: Set[Path] = set()
         self._memo: Dict[tuple, object] = {}
+        self._module_files: Dict[tuple, Optional[Path]] = {}
 
     def memo(self, key: tuple, compute):
         """``compute()`` once per run for ``key`` (for derived facts in `zmqlint.facts`).
@@ -326,7 +327,16 @@ class ProjectIndex:
             text = self._overrides.get(path)
             if text is None:
                 text = SourceFile.read(path).text
-            return parse_module_info(path, self.module_name(path), text)
+            try:
+                return parse_module_info(path, self.module_name(path), text)
+            except SyntaxError as exc:
+                # A file with a broken statement still has facts in the parts that parse.
+                from zmqlint.tolerant import repair_text
+
+                repair = repair_text(text, exc)
+                if repair is None:
+                    return None
+                return parse_module_info(path, self.module_name(path), repair.text)
         except (SourceError, SyntaxError, ValueError, RecursionError, MemoryError):
             return None
 
@@ -355,6 +365,12 @@ class ProjectIndex:
 
     def resolve_module(self, name: str, *, from_module: Optional[ModuleInfo] = None, level: int = 0) -> Optional[ModuleInfo]:
         """The module ``name`` (``level`` dots of relative import) as seen from ``from_module``."""
+        # Where a name resolves from a folder does not change during a run: remember the file
+        # (the module itself is still read through `module_for_path`, which records it).
+        cache_key = (name, level, from_module.path.parent if from_module is not None else None)
+        if cache_key in self._module_files:
+            found = self._module_files[cache_key]
+            return self.module_for_path(found) if found is not None else None
         if level:
             if from_module is None:
                 return None
@@ -369,7 +385,9 @@ class ProjectIndex:
             target = base / rel
             for candidate in (target.with_suffix(".py") if name else None, target / "__init__.py"):
                 if candidate is not None and candidate.is_file():
+                    self._module_files[cache_key] = candidate
                     return self.module_for_path(candidate)
+        self._module_files[cache_key] = None
         return None
 
     # -- names -----------------------------------------------------------------------------
