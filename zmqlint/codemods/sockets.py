@@ -34,17 +34,18 @@ class NodeMap:
     def __init__(self, source: str, wrapper: cst.MetadataWrapper, types: Sequence[Type[cst.CSTNode]]):
         self.lines = _LINES.split(source)
         self.positions = wrapper.resolve(PositionProvider)
-        self.by_key: Dict[Key, cst.CSTNode] = {}
+        self.by_key: Dict[Key, List[cst.CSTNode]] = {}
         wanted = tuple(types)
         for node, rng in self.positions.items():
             if isinstance(node, wanted):
-                self.by_key.setdefault((rng.start.line, rng.start.column, rng.end.line, rng.end.column), node)
+                self.by_key.setdefault((rng.start.line, rng.start.column, rng.end.line, rng.end.column), []).append(node)
 
     def _column(self, line: int, byte_offset: int) -> int:
         text = self.lines[line - 1] if 0 < line <= len(self.lines) else ""
         return len(text.encode("utf-8")[:byte_offset].decode("utf-8", "replace"))
 
-    def find(self, node: ast.AST) -> Optional[cst.CSTNode]:
+    def find(self, node: ast.AST, kind: Optional[Type[cst.CSTNode]] = None) -> Optional[cst.CSTNode]:
+        """The CST node of type ``kind`` (any of the mapped types if None) at ``node``'s range."""
         end_line = getattr(node, "end_lineno", None) or node.lineno
         key = (
             node.lineno,
@@ -52,7 +53,8 @@ class NodeMap:
             end_line,
             self._column(end_line, getattr(node, "end_col_offset", None) or 0),
         )
-        return self.by_key.get(key)
+        found = [n for n in self.by_key.get(key, []) if kind is None or isinstance(n, kind)]
+        return found[0] if found else None
 
 
 def plain_socket(context_source: str, zmq_name: str, socket_type: str) -> cst.Call:

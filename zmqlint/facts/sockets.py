@@ -21,9 +21,10 @@ from __future__ import annotations
 
 import ast
 import copy
+import functools
 import re
 from dataclasses import dataclass, field
-from typing import Dict, Iterable, Iterator, List, Optional, Sequence, Set, Tuple, Union
+from typing import Dict, FrozenSet, Iterable, Iterator, List, Optional, Sequence, Set, Tuple, Union
 
 from zmqlint.index import ClassInfo, FunctionInfo, ModuleInfo, ProjectIndex, dotted_name
 
@@ -431,8 +432,8 @@ def _is_bound_call(call: ast.Call) -> bool:
 
 def _resolve_call(index: ProjectIndex, module: ModuleInfo, call: ast.Call) -> Optional[FunctionInfo]:
     name = dotted_name(call.func)
-    if not name:
-        return None
+    if not name or name in ("self", "cls"):
+        return None  # calling the instance itself (``self(...)``) reaches no function we read
     try:
         target = index.resolve_callable(module, name, line=call.lineno)
     except RecursionError:
@@ -582,6 +583,11 @@ class _Origin:
 
 def _class_factory_attrs(index: ProjectIndex, cls: ClassInfo, extra: Sequence[str]) -> Dict[str, _Origin]:
     """``self.X`` attributes every assignment of which (None aside) is a binding factory call."""
+    key = ("sockets.factory_attrs", str(cls.module.path), cls.name, cls.node.lineno, tuple(extra))
+    return index.memo(key, lambda: _compute_factory_attrs(index, cls, extra))
+
+
+def _compute_factory_attrs(index: ProjectIndex, cls: ClassInfo, extra: Sequence[str]) -> Dict[str, _Origin]:
     result: Dict[str, _Origin] = {}
     for klass in index.mro(cls):
         for attr, values in klass.attributes.items():
@@ -589,6 +595,8 @@ def _class_factory_attrs(index: ProjectIndex, cls: ClassInfo, extra: Sequence[st
                 continue
             all_values = index.attribute_values(cls, attr)
             origin = None
+            if not any(isinstance(v, ast.Call) for v in all_values):
+                continue
             for value in all_values:
                 if _is_none(value):
                     continue
@@ -628,6 +636,8 @@ def _find_misuses(index: ProjectIndex, module: ModuleInfo, extra: Tuple[str, ...
                     if subject in state:
                         kind = "bind" if call.func.attr in BIND_METHODS else "connect"
                         note(kind, call, state[subject], subject)
+                    continue
+                if not state:
                     continue
                 callee = _resolve_call(index, module, call)
                 if callee is None:
@@ -937,7 +947,8 @@ KNOWN_LIBRARY_CLASSES = {
 }
 
 
-def library_class_attributes(qualified: str) -> Optional[Set[str]]:
+@functools.lru_cache(maxsize=None)
+def library_class_attributes(qualified: str) -> Optional[FrozenSet[str]]:
     """Every attribute an instance of the known library class ``qualified`` may have."""
     spec = KNOWN_LIBRARY_CLASSES.get(qualified)
     if spec is None:
@@ -957,7 +968,7 @@ def library_class_attributes(qualified: str) -> Optional[Set[str]]:
         for node in ast.walk(tree):
             if isinstance(node, ast.Attribute) and isinstance(node.ctx, ast.Store):
                 names.add(node.attr)
-    return names
+    return frozenset(names)
 
 
 @dataclass
@@ -968,7 +979,7 @@ class UndefinedRead:
 
 
 def _abstract_looking(index: ProjectIndex, cls: ClassInfo) -> bool:
-    if re.match(r"^_?(Base|Abstract)|Mixin$|Base$|Mixin", cls.name):
+    if re.search(r"^_?(Base|Abstract)|Base$|Mixin|Interface|Protocol", cls.name):
         return True
     if cls.node.keywords or cls.node.decorator_list:
         return True
@@ -991,9 +1002,18 @@ def _find_undefined(index: ProjectIndex, module: ModuleInfo) -> List[UndefinedRe
         dotted_name(base) for cls in module.classes.values() for base in cls.node.bases
     }
     results: List[UndefinedRead] = []
+    stored_here: Optional[Set[str]] = None
     for cls in module.classes.values():
-        if cls.name in subclassed_here or _abstract_looking(index, cls):
+        if cls.name in subclassed_here or not _reads_unknown_own(cls):
             continue
+        if _abstract_looking(index, cls):
+            continue
+        if stored_here is None:
+            # Attributes set from outside the class (``handler.server = self``,
+            # ``Cls.utc = ...``, ``obj = cls.__new__(cls); obj._impl = ...``) in this module.
+            stored_here = {
+                node.attr for node in ast.walk(module.tree) if isinstance(node, ast.Attribute) and not isinstance(node.ctx, ast.Load)
+            }
         mro = index.mro(cls)
         if any(k.dynamic_attributes or _abstract_looking(index, k) and k is not cls and k.node.keywords for k in mro):
             continue
@@ -1011,11 +1031,13 @@ def _find_undefined(index: ProjectIndex, module: ModuleInfo) -> List[UndefinedRe
                     resolvable = False
                     break
                 known |= attrs
-            known |= set(klass.attributes) | set(klass.methods) | _nested_names(klass) | _slots(klass)
+            known |= set(klass.attributes) | set(klass.methods) | _class_level_names(klass) | _slots(klass)
             known |= _string_mentions(klass)
-        if not resolvable:
+        if not resolvable or _composes_by_super(index, mro) or any(_hands_itself_out(k) for k in mro):
             continue
-        known |= set(dir(object))
+        known |= set(dir(object)) | stored_here
+        if _calls_unknown_method(cls, known):
+            continue
         for method in cls.methods.values():
             self_name = _self_name(method)
             if self_name is None:
@@ -1033,8 +1055,83 @@ def _find_undefined(index: ProjectIndex, module: ModuleInfo) -> List[UndefinedRe
     return results
 
 
-def _nested_names(cls: ClassInfo) -> Set[str]:
-    return {s.name for s in cls.node.body if isinstance(s, ast.ClassDef)}
+def _hands_itself_out(cls: ClassInfo) -> bool:
+    """``parser.parse_args(argv, self)``, ``Handler(self)``: whoever receives the instance may
+    set attributes on it."""
+    for method in cls.methods.values():
+        self_name = _self_name(method)
+        for node in _own_nodes(method.node):
+            if isinstance(node, ast.Call) and any(
+                isinstance(a, ast.Name) and a.id == self_name for a in [*node.args, *[k.value for k in node.keywords]]
+            ):
+                return True
+    return False
+
+
+def _calls_unknown_method(cls: ClassInfo, known: Set[str]) -> bool:
+    """``self.m()`` with ``m`` defined nowhere: the class is meant to be mixed into another."""
+    for method in cls.methods.values():
+        self_name = _self_name(method)
+        for node in _own_nodes(method.node):
+            if (
+                isinstance(node, ast.Call)
+                and isinstance(node.func, ast.Attribute)
+                and isinstance(node.func.value, ast.Name)
+                and node.func.value.id == self_name
+                and node.func.attr not in known
+            ):
+                return True
+    return False
+
+
+def _reads_unknown_own(cls: ClassInfo) -> bool:
+    """Cheap first look: does the class read a ``self.X`` it does not define itself?"""
+    own = set(cls.attributes) | set(cls.methods)
+    for method in cls.methods.values():
+        self_name = _self_name(method)
+        for node in ast.walk(method.node):
+            if (
+                isinstance(node, ast.Attribute)
+                and isinstance(node.ctx, ast.Load)
+                and isinstance(node.value, ast.Name)
+                and node.value.id == self_name
+                and node.attr not in own
+            ):
+                return True
+    return False
+
+
+def _class_level_names(cls: ClassInfo) -> Set[str]:
+    """Names the class body binds, also under ``if`` / ``try`` (nested classes included)."""
+    names: Set[str] = set()
+    stack: List[ast.AST] = list(cls.node.body)
+    while stack:
+        node = stack.pop()
+        if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)):
+            names.add(node.name)
+            continue
+        if isinstance(node, ast.Name) and isinstance(node.ctx, ast.Store):
+            names.add(node.id)
+        elif isinstance(node, (ast.Import, ast.ImportFrom)):
+            names.update((a.asname or a.name).partition(".")[0] for a in node.names)
+        stack.extend(ast.iter_child_nodes(node))
+    return names
+
+
+def _composes_by_super(index: ProjectIndex, mro: List[ClassInfo]) -> bool:
+    """A ``super().m()`` no class of the hierarchy defines: the class is meant to be combined
+    with others (a mixin) and its attributes come from classes we cannot see."""
+    defined = {name for klass in mro for name in klass.methods} | set(dir(object))
+    for klass in mro:
+        for node in ast.walk(klass.node):
+            if (
+                isinstance(node, ast.Attribute)
+                and isinstance(node.value, ast.Call)
+                and dotted_name(node.value.func) == "super"
+                and node.attr not in defined
+            ):
+                return True
+    return False
 
 
 def _slots(cls: ClassInfo) -> Set[str]:

@@ -1,0 +1,206 @@
+from __future__ import annotations
+
+import libcst as cst
+
+from zmqlint.codemods.sockets import NodeMap, shared_context
+from zmqlint.facts.sockets import cleared_attributes, zmq_alias
+from zmqlint.model import Applicability, Fix, ImportSpec, Severity
+from zmqlint.rule import Invalid, Rule, Valid
+
+_BASE = '''
+import zmq
+
+class BaseAgent:
+    def __init__(self, context=None):
+        self.context = context or zmq.Context.instance()
+        self.socket = self.context.socket(zmq.REP)
+'''
+
+
+class ContextClearedBeforeUse(Rule):
+    """Flags a zmq context or socket attribute set to `None` and then used.
+
+    ## What it does
+    Reports `self.X = None` where `self.X` holds a zmq `Context` or socket at that point (set
+    earlier in the method, or created by a base class's `__init__` that already ran), when
+    `self.X` is then used (`self.X.socket(...)`, `self.X.bind(...)`) without being set again —
+    later in the same method, or in another method when the clearing is in `__init__` and
+    nothing sets it again. Also reports `self.X = None` followed by `self.X.socket(...)`.
+    Uses guarded by a test of `self.X` are not reported.
+
+    ## Why is this bad?
+    The next use raises `AttributeError: 'NoneType' object has no attribute 'socket'`. In the
+    field report an agent cleared the context its base class had created right after
+    `super().__init__()` and crashed creating its worker socket.
+
+    ## Example
+    ```python
+    super().__init__(name, port, context=context)
+    self.context = None
+    self.worker = self.context.socket(zmq.REP)
+    ```
+
+    ## Use instead
+    ```python
+    super().__init__(name, port, context=context)
+    self.worker = self.context.socket(zmq.REP)
+    ```
+
+    ## Fix safety
+    Safe: when a context or socket exists at that point the clearing assignment is removed;
+    when none does and the attribute is used as a context, it becomes
+    `zmq.Context.instance()`. Anything else is reported only.
+    """
+
+    CODE = "ZMQ103"
+    NAME = "context-cleared-before-use"
+    SEVERITY = Severity.CRITICAL
+    MESSAGE = "`self.{attr}` is set to None here, then used as a {kind} (AttributeError at run time)"
+    FIXES = (Applicability.SAFE,)
+    PREFILTER = ("None",)
+
+    VALID = [
+        Valid(
+            """
+            import zmq
+
+            class Client:
+                def __init__(self):
+                    self.context = zmq.Context.instance()
+                    self.sock = self.context.socket(zmq.REQ)
+
+                def close(self):
+                    self.sock.close()
+                    self.sock = None
+                    if self.sock is not None:
+                        self.sock.send(b"x")
+            """
+        ),
+        Valid(
+            """
+            import zmq
+
+            class Worker:
+                def __init__(self):
+                    self.context = zmq.Context.instance()
+                    self.sock = None
+                    self.sock = self.context.socket(zmq.PUSH)
+                    self.sock.connect("tcp://127.0.0.1:5557")
+            """
+        ),
+        Valid(
+            """
+            from base import BaseAgent
+
+            class Agent(BaseAgent):
+                def stop(self):
+                    self.socket.close()
+                    self.socket = None
+
+                def restart(self):
+                    self.socket = self.context.socket(1)
+            """,
+            files={"base.py": _BASE},
+        ),
+    ]
+
+    INVALID = [
+        Invalid(
+            """
+            import zmq
+            from base import BaseAgent
+
+            class Executor(BaseAgent):
+                def __init__(self, context=None):
+                    super().__init__(context=context)
+                    self.context = None
+                    self.worker = self.context.socket(zmq.REP)
+            """,
+            files={"base.py": _BASE},
+            line=7,
+            column=9,
+            expected_fix="""
+            import zmq
+            from base import BaseAgent
+
+            class Executor(BaseAgent):
+                def __init__(self, context=None):
+                    super().__init__(context=context)
+                    self.worker = self.context.socket(zmq.REP)
+            """,
+        ),
+        Invalid(
+            """
+            import zmq
+
+            class Service:
+                def __init__(self):
+                    self.ctx = None
+
+                def start(self):
+                    self.sock = self.ctx.socket(zmq.REP)
+            """,
+            line=5,
+            expected_fix="""
+            import zmq
+
+            class Service:
+                def __init__(self):
+                    self.ctx = zmq.Context.instance()
+
+                def start(self):
+                    self.sock = self.ctx.socket(zmq.REP)
+            """,
+        ),
+        Invalid(
+            """
+            import zmq
+
+            class Feed:
+                def __init__(self):
+                    self.context = zmq.Context()
+                    self.pub = self.context.socket(zmq.PUB)
+                    self.pub = None
+                    self.pub.bind("tcp://127.0.0.1:5999")
+            """,
+            message_contains="socket",
+            expected_fix="""
+            import zmq
+
+            class Feed:
+                def __init__(self):
+                    self.context = zmq.Context()
+                    self.pub = self.context.socket(zmq.PUB)
+                    self.pub.bind("tcp://127.0.0.1:5999")
+            """,
+        ),
+    ]
+
+    def visit_Module(self, node: cst.Module) -> None:
+        module = self.context.module_info
+        if module is None:
+            return
+        clearings = cleared_attributes(self.context.index, module)
+        if not clearings:
+            return
+        nodes = NodeMap(self.context.source, self.context.wrapper, (cst.Assign,))
+        zmq_name = zmq_alias(module)
+        for clearing in clearings:
+            assign = nodes.find(clearing.assign)
+            if not isinstance(assign, cst.Assign):
+                continue
+            fix = None
+            if clearing.fix == "drop":
+                fix = Fix(
+                    f"remove the assignment: `self.{clearing.attr}` already holds a {clearing.kind}",
+                    Applicability.SAFE,
+                    replacements={assign: cst.RemoveFromParent()},
+                )
+            elif clearing.fix == "instance":
+                fix = Fix(
+                    "use the shared context `zmq.Context.instance()`",
+                    Applicability.SAFE,
+                    replacements={assign.value: shared_context(zmq_name or "zmq")},
+                    add_imports=[] if zmq_name else [ImportSpec("zmq")],
+                )
+            self.report(assign, self.MESSAGE.format(attr=clearing.attr, kind=clearing.kind), fix=fix)

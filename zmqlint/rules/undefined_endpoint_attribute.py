@@ -1,0 +1,162 @@
+from __future__ import annotations
+
+import libcst as cst
+
+from zmqlint.codemods.sockets import NodeMap
+from zmqlint.facts.sockets import undefined_attribute_reads
+from zmqlint.model import Severity
+from zmqlint.rule import Invalid, Rule, Valid
+
+_BASE = '''
+import zmq
+
+class BaseAgent:
+    def __init__(self, name, port, host="127.0.0.1"):
+        self.name = name
+        self.host = host
+        self.port = port
+        self.context = zmq.Context.instance()
+'''
+
+
+class UndefinedEndpointAttribute(Rule):
+    """Flags `self.X` read where no class in the hierarchy ever assigns `X`.
+
+    ## What it does
+    Reports a read of `self.X` in a method when neither the class nor any of its base classes
+    (followed across modules, including imports rooted at folders the program puts on
+    `sys.path`) assigns `X` — as `self.X = ...`, a class attribute, a method or property —
+    and every base class is either in the project or a library class whose attributes are
+    known (`object`, `threading.Thread`, `abc.ABC`, `Exception`). It stays silent when
+    attributes can appear by means it cannot see: `__getattr__`, `setattr`, `__dict__`,
+    `__slots__` names, `hasattr`/`getattr` probes, class decorators and metaclasses, and on
+    classes that look abstract or are subclassed in the same module (a base class may read
+    what its subclasses define).
+
+    ## Why is this bad?
+    The read raises `AttributeError` the first time it runs. In the field report an agent
+    asked the pool for a socket on `self.endpoint`, which nothing in the agent or its base
+    class ever set, and crashed at start-up.
+
+    ## Example
+    ```python
+    class NLUAgent(BaseAgent):
+        def __init__(self, port):
+            super().__init__("NLUAgent", port)
+            self.socket = get_rep_socket(self.endpoint)
+    ```
+
+    ## Use instead
+    ```python
+    class NLUAgent(BaseAgent):
+        def __init__(self, port):
+            super().__init__("NLUAgent", port)
+            self.endpoint = f"tcp://{self.host}:{self.port}"
+            self.socket = get_rep_socket(self.endpoint)
+    ```
+
+    ## Fix safety
+    No fix of its own: what the attribute should hold is for a person to decide. When the
+    read is an argument of a pooled-socket call that ZMQ101 rewrites, that fix removes it.
+    """
+
+    CODE = "ZMQ104"
+    NAME = "undefined-endpoint-attribute"
+    SEVERITY = Severity.CRITICAL
+    MESSAGE = "`self.{attr}` is read but never assigned in `{cls}` or its base classes (AttributeError at run time)"
+    FIXES = ()
+    PREFILTER = ("self.",)
+
+    VALID = [
+        Valid(
+            """
+            from base import BaseAgent
+
+            class Agent(BaseAgent):
+                def endpoint(self):
+                    return f"tcp://{self.host}:{self.port}"
+            """,
+            files={"base.py": _BASE},
+        ),
+        Valid(
+            """
+            from somewhere_else import Remote
+
+            class Agent(Remote):
+                def start(self):
+                    return self.endpoint
+            """
+        ),
+        Valid(
+            """
+            class Config:
+                def __init__(self, **values):
+                    self.__dict__.update(values)
+
+                def endpoint(self):
+                    return self.address
+            """
+        ),
+        Valid(
+            """
+            import threading
+
+            class Worker(threading.Thread):
+                def __init__(self):
+                    super().__init__(daemon=True)
+
+                def run(self):
+                    print(self.name, self._target)
+            """
+        ),
+    ]
+
+    INVALID = [
+        Invalid(
+            """
+            from common.core.base_agent import BaseAgent
+
+            class NLUAgent(BaseAgent):
+                def __init__(self, port):
+                    super().__init__("NLUAgent", port)
+                    self.nlu_port = self.port + 2
+
+                def describe(self):
+                    return {"endpoint": self.endpoint, "port": self.nlu_port}
+            """,
+            path="main_pc_code/agents/nlu_agent.py",
+            files={"common/core/base_agent.py": _BASE, "common/__init__.py": "", "common/core/__init__.py": ""},
+            line=9,
+            column=29,
+            end_column=42,
+            message_contains="self.endpoint",
+        ),
+        Invalid(
+            """
+            import zmq
+
+            class Server:
+                def __init__(self, port):
+                    self.port = port
+                    self.context = zmq.Context.instance()
+
+                def start(self):
+                    self.sock = self.context.socket(zmq.REP)
+                    self.sock.bind(self.endpoint)
+            """,
+            line=10,
+        ),
+    ]
+
+    def visit_Module(self, node: cst.Module) -> None:
+        module = self.context.module_info
+        if module is None:
+            return
+        reads = undefined_attribute_reads(self.context.index, module)
+        if not reads:
+            return
+        nodes = NodeMap(self.context.source, self.context.wrapper, (cst.Attribute,))
+        for read in reads:
+            target = nodes.find(read.node)
+            if target is not None:
+                self.report(target, self.MESSAGE.format(attr=read.attr, cls=read.cls.name))
