@@ -69,6 +69,8 @@ class FileResult:
     errors: List[str] = field(default_factory=list)
     #: Files the findings depend on (read through the project index), for the cache.
     dependencies: Set[Path] = field(default_factory=set)
+    #: The ``meta`` of each fix applied (with path, line and code), for `Rule.RUN_NOTES`.
+    applied_fix_meta: List[dict] = field(default_factory=list)
 
     def diff(self) -> str:
         if self.fixed_text is None or self.original_text is None:
@@ -289,7 +291,7 @@ class Engine:
             result.findings = findings
             result.dependencies = set(self.index.touched)
             return result
-        text, applied, notes = self._fix_loop(path, display_path, source.text, findings, module)
+        text, applied, notes = self._fix_loop(path, display_path, source.text, findings, module, result.applied_fix_meta)
         result.notes.extend(notes)
         if applied and text != source.text:
             result.original_text = source.text
@@ -301,11 +303,13 @@ class Engine:
                 except ConcurrentModification as exc:
                     result.notes.append(str(exc))
                     result.fixed_text = None
+                    result.applied_fix_meta.clear()
                     result.fixes_applied = 0
                     text = source.text
                 except OSError as exc:
                     result.notes.append(f"{display_path}: cannot write the fixed file: {exc.strerror or exc}")
                     result.fixed_text = None
+                    result.applied_fix_meta.clear()
                     result.fixes_applied = 0
                     text = source.text
             self.index.set_source(path, text)
@@ -318,7 +322,13 @@ class Engine:
     # -- fixing ----------------------------------------------------------------------------
 
     def _fix_loop(
-        self, path: Path, display_path: str, text: str, findings: List[Finding], module: cst.Module
+        self,
+        path: Path,
+        display_path: str,
+        text: str,
+        findings: List[Finding],
+        module: cst.Module,
+        applied_meta: Optional[List[dict]] = None,
     ) -> Tuple[str, int, List[str]]:
         applied = 0
         notes: List[str] = []
@@ -354,6 +364,11 @@ class Engine:
             if new_text == text:
                 break
             applied += len(candidates)
+            if applied_meta is not None:
+                for finding in candidates:
+                    chosen = self.fix_mode.choose(finding.fix)
+                    if chosen.meta:
+                        applied_meta.append({**chosen.meta, "path": display_path, "line": finding.line, "code": finding.code})
             text = new_text
             self.index.set_source(path, text)
             findings, module, errors = self.lint_text(path, display_path, text)

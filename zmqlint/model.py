@@ -67,6 +67,8 @@ class Fix:
     remove_imports: Sequence[ImportSpec] = ()
     #: A safe rewrite `--fix` applies when this (unsafe) one is not allowed.
     fallback: Optional["Fix"] = None
+    #: Plain (JSON-able) data about the fix that run-level notes use (see `Rule.RUN_NOTES`).
+    meta: Mapping[str, object] = field(default_factory=dict)
 
     def to_json(self) -> dict:
         data = {"applicability": self.applicability.value, "description": self.description}

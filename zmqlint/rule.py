@@ -17,7 +17,7 @@ import textwrap
 from dataclasses import dataclass, field
 from functools import cached_property
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, ClassVar, Dict, List, Mapping, Optional, Sequence, Tuple
+from typing import TYPE_CHECKING, Any, Callable, ClassVar, Dict, List, Mapping, Optional, Sequence, Tuple
 
 import libcst as cst
 from libcst.metadata import CodeRange, PositionProvider
@@ -136,6 +136,11 @@ class Rule(cst.BatchableCSTVisitor):
     INVALID: ClassVar[Sequence[Invalid]] = ()
 
     METADATA_DEPENDENCIES: ClassVar[Tuple] = (PositionProvider,)
+
+    #: Notes for the whole run, from the ``meta`` of every fix applied in it (each record is
+    #: the fix's meta plus ``path``, ``line`` and ``code``): e.g. a warning that one end of a
+    #: channel was converted and the other was not seen. Rules sharing one function share notes.
+    RUN_NOTES: ClassVar[Optional[Callable[[Sequence[Mapping[str, Any]]], List[str]]]] = None
 
     def __init__(self, context: RuleContext) -> None:
         super().__init__()

@@ -54,4 +54,20 @@ def run(
         result.files.append(file_result)
         result.notes.extend(file_result.notes)
         result.errors.extend(file_result.errors)
+    result.notes.extend(run_notes(engine, result))
     return result
+
+
+def run_notes(engine: Engine, result: RunResult) -> List[str]:
+    """The selected rules' notes about the fixes applied in the whole run (``Rule.RUN_NOTES``)."""
+    records = [record for file in result.files for record in file.applied_fix_meta]
+    if not records:
+        return []
+    notes: List[str] = []
+    seen = []
+    for rule in engine.rules:
+        summarize = rule.RUN_NOTES
+        if summarize is not None and summarize not in seen:
+            seen.append(summarize)
+            notes.extend(summarize(records))
+    return notes

@@ -1,0 +1,381 @@
+from __future__ import annotations
+
+from typing import Dict, List, Optional, Set, Tuple
+
+import libcst as cst
+from libcst.helpers import get_full_name_for_node
+from libcst.metadata import ParentNodeProvider, PositionProvider, QualifiedNameProvider
+
+from zmqlint.codemods import serde as codemod
+from zmqlint.facts.dataflow import Labels, TaintFlow, method_name, socket_channel
+from zmqlint.model import Applicability, Fix, ImportSpec, Severity
+from zmqlint.rule import Invalid, Rule, Valid
+
+#: Socket methods whose result is data a peer sent.
+RECV_METHODS = frozenset(
+    {"recv", "recv_multipart", "recv_string", "recv_json", "recv_bytes", "recvfrom", "recv_serialized"}
+)
+#: Functions that *are* pyzmq's pickle API (their bodies are its implementation, not a use).
+PICKLE_API = frozenset({"send_pyobj", "recv_pyobj", "send_serialized", "recv_serialized"})
+
+
+class PickleSocketRule(Rule):
+    """What SER201 and SER202 share: per-function dataflow, qualified names, and fixes that
+    record the channel of their socket (for the run's peer warning)."""
+
+    METADATA_DEPENDENCIES = (PositionProvider, QualifiedNameProvider, ParentNodeProvider)
+    PREFILTER = ("pickle", "Pickle", "marshal", "dill", "_pyobj")
+    RUN_NOTES = staticmethod(codemod.channel_notes)
+
+    def __init__(self, context) -> None:
+        super().__init__(context)
+        self.functions: List[cst.FunctionDef] = []
+        self._reference: Optional[Tuple[str, List[ImportSpec], List[ImportSpec]]] = None
+
+    # -- traversal -------------------------------------------------------------------------
+
+    def visit_Module(self, node: cst.Module) -> None:
+        self._analyse(node.body)
+
+    def visit_FunctionDef(self, node: cst.FunctionDef) -> None:
+        self.functions.append(node)
+        if node.name.value not in PICKLE_API:
+            self._analyse(node.body.body if isinstance(node.body, cst.IndentedBlock) else [node.body])
+
+    def leave_FunctionDef(self, original_node: cst.FunctionDef) -> None:
+        self.functions.pop()
+
+    def _analyse(self, body) -> None:
+        self.sites: Dict[cst.Call, Tuple[Labels, cst.Call]] = {}
+        TaintFlow(is_source=self.is_source, on_call=self.on_call, qualified=self.qualified).run(body)
+        for node, (labels, via) in self.sites.items():
+            self.report_site(node, labels, via)
+
+    # -- hooks for the two rules -----------------------------------------------------------
+
+    def is_source(self, call: cst.Call) -> bool:
+        raise NotImplementedError
+
+    def on_call(self, call: cst.Call, taint_of) -> None:
+        raise NotImplementedError
+
+    def report_site(self, node: cst.Call, labels: Labels, via: cst.Call) -> None:
+        raise NotImplementedError
+
+    # -- helpers ---------------------------------------------------------------------------
+
+    def qualified(self, node: cst.CSTNode) -> Set[str]:
+        return {q.name for q in self.get_metadata(QualifiedNameProvider, node, set())}
+
+    def add_site(self, node: cst.Call, labels: Labels, via: cst.Call) -> None:
+        known = self.sites.get(node)
+        self.sites[node] = ((known[0] if known else frozenset()) | labels, known[1] if known else via)
+
+    def in_async_function(self) -> bool:
+        return bool(self.functions) and self.functions[-1].asynchronous is not None
+
+    def fix(self, description: str, replacements: dict, direction: str, socket_call: Optional[cst.Call]) -> Fix:
+        socket = get_full_name_for_node(socket_call.func.value) if socket_call is not None and isinstance(socket_call.func, cst.Attribute) else None
+        line = self.get_metadata(PositionProvider, socket_call).start.line if socket_call is not None else 0
+        channel = socket_channel(self.context.index, self.context.module_info, line, socket)
+        return Fix(
+            description,
+            Applicability.UNSAFE,
+            replacements=replacements,
+            add_imports=self._imports()[1],
+            remove_imports=self._imports()[2],
+            meta=codemod.channel_meta(direction, channel, socket),
+        )
+
+    @property
+    def reference(self) -> str:
+        """How fixed code names ``zmqlint_runtime.serde`` in this module."""
+        return self._imports()[0]
+
+    def _imports(self) -> Tuple[str, List[ImportSpec], List[ImportSpec]]:
+        if self._reference is None:
+            module = self.context.module
+            self._reference = (*codemod.serde_reference(module, codemod.module_names(module)), codemod.pickle_imports(module))
+        return self._reference
+
+
+class PickleFromSocket(PickleSocketRule):
+    """Flags pickle / marshal / dill loading of bytes received from a socket.
+
+    ## What it does
+    Reports `pickle.loads` / `pickle.load` / `pickle.Unpickler` (also `cPickle`, `_pickle`,
+    `dill`, `cloudpickle`, `marshal`, under any import alias) applied to data that, within the
+    same function, came from a socket: `recv`, `recv_multipart` frames (by index, unpacking or
+    iteration), `recv_string().encode()`, `await sock.recv()`, through assignments,
+    subscripts, attributes and byte-shuffling calls (`bytes`, `io.BytesIO`, `zlib.decompress`,
+    `base64.b64decode`). `sock.recv_pyobj()` is reported too: it is `pickle.loads(sock.recv())`.
+    Unpickling a local file is not reported.
+
+    ## Why is this bad?
+    Unpickling runs code chosen by whoever wrote the bytes. Anything that can reach the socket's
+    port can run commands on the host. In the field report the audio preprocessor and the
+    interrupt handler exchanged numpy frames with `pickle.loads` over PUB/SUB.
+
+    ## Example
+    ```python
+    payload = sub.recv()
+    frame = pickle.loads(payload)
+    ```
+
+    ## Use instead
+    ```python
+    from zmqlint_runtime import serde
+
+    payload = sub.recv()
+    frame = serde.loads(payload)
+    ```
+    `zmqlint_runtime.serde` carries dicts, lists, numpy arrays, datetimes and sets over
+    msgpack, never runs code, and signs messages with HMAC-SHA256 when `ZMQ_SERDE_KEY` is set.
+
+    ## Fix safety
+    Unsafe: the wire format changes, so the sending side must change in the same release
+    (SER202 converts it; run `--fix --unsafe-fixes` over both ends together — the run warns
+    about converted channels whose other end it did not see). Objects other than plain data,
+    arrays, datetimes and sets no longer travel. `recv_pyobj` that is neither awaited nor in a
+    synchronous function (e.g. inside `asyncio.wait_for`) is reported without a fix.
+    """
+
+    CODE = "SER201"
+    NAME = "pickle-from-socket"
+    SEVERITY = Severity.CRITICAL
+    MESSAGE = "`{func}` of data received from a socket lets any peer run code on this host"
+    FIXES = (Applicability.UNSAFE,)
+
+    VALID = [
+        Valid(
+            """
+            import pickle
+
+            def load_model(path):
+                with open(path, "rb") as f:
+                    return pickle.load(f)
+            """
+        ),
+        Valid(
+            """
+            import pickle
+
+            def restore(sock, cache_file):
+                sock.recv()
+                data = open(cache_file, "rb").read()
+                return pickle.loads(data)
+            """
+        ),
+        Valid(
+            """
+            import json
+
+            def handle(sock):
+                return json.loads(sock.recv())
+            """
+        ),
+        Valid(
+            """
+            import pickle
+
+            def handle(sock, verify):
+                data = sock.recv()
+                data = verify(data)
+                return pickle.loads(data)
+            """
+        ),
+        Valid(
+            """
+            class Socket:
+                def recv_pyobj(self, flags=0):
+                    msg = self.recv(flags)
+                    return self._deserialize(msg, pickle.loads)
+            """
+        ),
+    ]
+
+    INVALID = [
+        Invalid(
+            """
+            import pickle as pk
+
+            def on_frame(socket):
+                payload = socket.recv()
+                frame = pk.loads(payload)
+                return frame["samples"]
+            """,
+            line=5,
+            column=13,
+            end_column=30,
+            expected_fix=None,
+            expected_unsafe_fix="""
+            from zmqlint_runtime import serde
+
+            def on_frame(socket):
+                payload = socket.recv()
+                frame = serde.loads(payload)
+                return frame["samples"]
+            """,
+        ),
+        Invalid(
+            """
+            from pickle import loads as unpickle
+
+            def listen(sub):
+                topic, _, body = sub.recv_multipart()
+                return topic, unpickle(body)
+            """,
+            expected_unsafe_fix="""
+            from zmqlint_runtime import serde
+
+            def listen(sub):
+                topic, _, body = sub.recv_multipart()
+                return topic, serde.loads(body)
+            """,
+        ),
+        Invalid(
+            """
+            import pickle
+            import zmq
+
+            def poll_once(sock, poller):
+                if dict(poller.poll(100)).get(sock) == zmq.POLLIN:
+                    frames = sock.recv_multipart()
+                    return [pickle.loads(f) for f in frames[1:]]
+                return pickle.dumps(None)
+            """,
+            expected_unsafe_fix="""
+            import pickle
+            import zmq
+            from zmqlint_runtime import serde
+
+            def poll_once(sock, poller):
+                if dict(poller.poll(100)).get(sock) == zmq.POLLIN:
+                    frames = sock.recv_multipart()
+                    return [serde.loads(f) for f in frames[1:]]
+                return pickle.dumps(None)
+            """,
+        ),
+        Invalid(
+            """
+            import marshal
+
+            async def serve(sock):
+                while True:
+                    msg = await sock.recv()
+                    job = marshal.loads(msg[4:])
+                    await handle(job)
+            """,
+            message_contains="marshal.loads",
+            expected_unsafe_fix="""
+            from zmqlint_runtime import serde
+
+            async def serve(sock):
+                while True:
+                    msg = await sock.recv()
+                    job = serde.loads(msg[4:])
+                    await handle(job)
+            """,
+        ),
+        Invalid(
+            """
+            import io
+            import pickle
+
+            class Listener:
+                def poll(self):
+                    text = self.sub.recv_string()
+                    self.last = io.BytesIO(text.encode("latin-1"))
+                    return pickle.load(self.last)
+            """,
+            expected_unsafe_fix="""
+            import io
+            from zmqlint_runtime import serde
+
+            class Listener:
+                def poll(self):
+                    text = self.sub.recv_string()
+                    self.last = io.BytesIO(text.encode("latin-1"))
+                    return serde.loads(self.last.read())
+            """,
+        ),
+        Invalid(
+            """
+            import zmq
+
+            def on_interrupt(socket):
+                notice = socket.recv_pyobj(zmq.NOBLOCK)
+                return notice.get("seq")
+            """,
+            line=4,
+            column=14,
+            message_contains="recv_pyobj",
+            expected_unsafe_fix="""
+            import zmq
+            from zmqlint_runtime import serde
+
+            def on_interrupt(socket):
+                notice = serde.loads(socket.recv(zmq.NOBLOCK))
+                return notice.get("seq")
+            """,
+        ),
+        Invalid(
+            """
+            async def next_job(sock):
+                job = await sock.recv_pyobj()
+                return job
+            """,
+            expected_unsafe_fix="""
+            from zmqlint_runtime import serde
+
+            async def next_job(sock):
+                job = serde.loads(await sock.recv())
+                return job
+            """,
+        ),
+        Invalid(
+            """
+            import asyncio
+
+            async def next_job(sock):
+                return await asyncio.wait_for(sock.recv_pyobj(), 1.0)
+            """,
+            expected_unsafe_fix=None,
+        ),
+    ]
+
+    def is_source(self, call: cst.Call) -> bool:
+        return method_name(call) in RECV_METHODS
+
+    def on_call(self, call: cst.Call, taint_of) -> None:
+        if method_name(call) == "recv_pyobj":
+            self.add_site(call, frozenset(), call)
+            return
+        names = self.qualified(call.func)
+        if not names & (codemod.LOAD_FUNCTIONS | codemod.UNPICKLERS) or not call.args:
+            return
+        labels = taint_of(call.args[0].value)
+        if labels:
+            self.add_site(call, labels, next(iter(labels)))
+
+    def report_site(self, node: cst.Call, labels: Labels, via: cst.Call) -> None:
+        if method_name(node) == "recv_pyobj":
+            parent = self.get_metadata(ParentNodeProvider, node, None)
+            awaited = isinstance(parent, cst.Await)
+            fix = None
+            if awaited or not self.in_async_function():
+                new = codemod.recv_pyobj_replacement(node, awaited, self.reference)
+                if new is not None:
+                    target = parent if awaited else node
+                    fix = self.fix("decode with zmqlint_runtime.serde instead of pickle", {target: new}, "recv", node)
+            self.report(node, self.MESSAGE.format(func="recv_pyobj"), fix=fix)
+            return
+        names = self.qualified(node.func)
+        qualified = sorted(names & codemod.LOAD_FUNCTIONS)
+        fix = None
+        if qualified:
+            new = codemod.loads_replacement(node, qualified[0], self.reference)
+            if new is not None:
+                fix = self.fix("decode with zmqlint_runtime.serde instead of pickle", {node: new}, "recv", via)
+        shown = qualified[0] if qualified else sorted(names)[0]
+        self.report(node, self.MESSAGE.format(func=shown), fix=fix)

@@ -1,0 +1,184 @@
+from __future__ import annotations
+
+import libcst as cst
+
+from zmqlint.codemods import serde as codemod
+from zmqlint.facts.dataflow import Labels, method_name
+from zmqlint.model import Applicability, Severity
+from zmqlint.rule import Invalid, Valid
+from zmqlint.rules.pickle_from_socket import PickleSocketRule
+
+#: Socket methods that put their argument on the wire.
+SEND_METHODS = frozenset({"send", "send_multipart", "sendall", "sendto", "send_bytes", "send_serialized"})
+
+
+class PickleToSocket(PickleSocketRule):
+    """Flags pickled data sent on a socket.
+
+    ## What it does
+    Reports `pickle.dumps` (also `cPickle`, `_pickle`, `dill`, `cloudpickle`, `marshal`, under
+    any import alias) whose result, within the same function, is sent with `send`,
+    `send_multipart`, `sendall` or `sendto` (directly, through variables, or inside a frame
+    list), and `sock.send_pyobj(obj)`.
+
+    ## Why is this bad?
+    A pickle on the wire is only useful to a receiver that unpickles it, and unpickling runs
+    code chosen by the sender: the receiving end is open to anyone who can reach its socket
+    (SER201). Sending pickles also pins every peer to Python and to compatible class
+    definitions.
+
+    ## Example
+    ```python
+    pub.send(pickle.dumps({"seq": seq, "samples": samples}))
+    ```
+
+    ## Use instead
+    ```python
+    from zmqlint_runtime import serde
+
+    pub.send(serde.dumps({"seq": seq, "samples": samples}))
+    ```
+
+    ## Fix safety
+    Unsafe: the wire format changes, so every receiver must switch to
+    `zmqlint_runtime.serde.loads` in the same release (SER201 converts the receivers; the run
+    warns about converted channels whose other end it did not see). Only plain data, numpy
+    arrays of numeric dtypes, datetimes, sets and tuples can be sent; anything else raises
+    `serde.UnsupportedType` at the sender.
+    """
+
+    CODE = "SER202"
+    NAME = "pickle-to-socket"
+    SEVERITY = Severity.HIGH
+    MESSAGE = "`{func}` sent on a socket: the receiver must unpickle it, which lets any sender run code there"
+    FIXES = (Applicability.UNSAFE,)
+
+    VALID = [
+        Valid(
+            """
+            import pickle
+
+            def save(state, path):
+                with open(path, "wb") as f:
+                    f.write(pickle.dumps(state))
+            """
+        ),
+        Valid(
+            """
+            import json
+            import pickle
+
+            def publish(pub, event, cache):
+                cache[event["id"]] = pickle.dumps(event)
+                pub.send(json.dumps(event).encode())
+            """
+        ),
+        Valid(
+            """
+            class Socket:
+                def send_pyobj(self, obj, flags=0, protocol=2):
+                    msg = pickle.dumps(obj, protocol)
+                    return self.send(msg, flags)
+            """
+        ),
+    ]
+
+    INVALID = [
+        Invalid(
+            """
+            import pickle
+
+            def publish_frame(pub, frame):
+                pub.send(pickle.dumps(frame))
+            """,
+            line=4,
+            column=14,
+            end_column=33,
+            expected_fix=None,
+            expected_unsafe_fix="""
+            from zmqlint_runtime import serde
+
+            def publish_frame(pub, frame):
+                pub.send(serde.dumps(frame))
+            """,
+        ),
+        Invalid(
+            """
+            import cPickle as pickle
+
+            def publish(pub, topic, event):
+                body = pickle.dumps(event, protocol=2)
+                frames = [topic]
+                frames.append(body)
+                pub.send_multipart(frames)
+            """,
+            message_contains="cPickle.dumps",
+            expected_unsafe_fix="""
+            from zmqlint_runtime import serde
+
+            def publish(pub, topic, event):
+                body = serde.dumps(event)
+                frames = [topic]
+                frames.append(body)
+                pub.send_multipart(frames)
+            """,
+        ),
+        Invalid(
+            """
+            import zmq
+
+            class Handler:
+                def announce(self, seq):
+                    self.interrupt_pub.send_pyobj(
+                        {"type": "interrupt", "seq": seq}, zmq.NOBLOCK, protocol=4
+                    )
+            """,
+            message_contains="send_pyobj",
+            expected_unsafe_fix="""
+            import zmq
+            from zmqlint_runtime import serde
+
+            class Handler:
+                def announce(self, seq):
+                    self.interrupt_pub.send(
+                        serde.dumps({"type": "interrupt", "seq": seq}), zmq.NOBLOCK
+                    )
+            """,
+        ),
+        Invalid(
+            """
+            from dill import dumps
+
+            async def reply(sock, result):
+                await sock.send(dumps(result))
+            """,
+            expected_unsafe_fix="""
+            from zmqlint_runtime import serde
+
+            async def reply(sock, result):
+                await sock.send(serde.dumps(result))
+            """,
+        ),
+    ]
+
+    def is_source(self, call: cst.Call) -> bool:
+        return bool(self.qualified(call.func) & codemod.DUMP_FUNCTIONS)
+
+    def on_call(self, call: cst.Call, taint_of) -> None:
+        method = method_name(call)
+        if method == "send_pyobj":
+            self.add_site(call, frozenset(), call)
+        elif method in SEND_METHODS and call.args:
+            for label in taint_of(call.args[0].value):
+                self.add_site(label, frozenset({call}), call)
+
+    def report_site(self, node: cst.Call, labels: Labels, via: cst.Call) -> None:
+        if method_name(node) == "send_pyobj":
+            new = codemod.send_pyobj_replacement(node, self.reference)
+            fix = new and self.fix("encode with zmqlint_runtime.serde instead of pickle", {node: new}, "send", node)
+            self.report(node, self.MESSAGE.format(func="send_pyobj"), fix=fix)
+            return
+        qualified = sorted(self.qualified(node.func) & codemod.DUMP_FUNCTIONS)
+        new = codemod.dumps_replacement(node, self.reference)
+        fix = new and self.fix("encode with zmqlint_runtime.serde instead of pickle", {node: new}, "send", via)
+        self.report(node, self.MESSAGE.format(func=qualified[0]), fix=fix)
