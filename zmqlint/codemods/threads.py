@@ -51,6 +51,24 @@ def join_statement(
     return cst.parse_statement(f"if {' and '.join(conditions)}:\n    {call}\n")
 
 
+def join_thread_attribute(index, thread, holder: str, timeout: float) -> cst.BaseStatement:
+    """The guarded ``<holder>.<attr>.join(timeout=...)`` for a thread an object keeps (a
+    `zmqlint.facts.threads.ThreadAttribute`), with the guards its lifecycle calls for. It needs
+    ``import threading`` when ``thread.calls_stop_path``."""
+    from zmqlint.facts.threads import assigned_in_init, may_be_none
+
+    return join_statement(
+        f"{holder}.{thread.attr}",
+        timeout,
+        holder=holder,
+        attr=thread.attr,
+        may_be_missing=not assigned_in_init(index, thread.owner, thread.attr),
+        may_be_none=may_be_none(index, thread.owner, thread.attr),
+        may_be_unstarted=not thread.started_where_created,
+        may_be_current=thread.calls_stop_path,
+    )
+
+
 def _is_docstring(stmt: cst.BaseStatement) -> bool:
     return m.matches(stmt, m.SimpleStatementLine(body=[m.Expr(m.SimpleString() | m.ConcatenatedString())]))
 

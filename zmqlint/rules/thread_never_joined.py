@@ -6,13 +6,11 @@ from typing import List, Optional, Set, Tuple
 
 import libcst as cst
 
-from zmqlint.codemods.threads import NodeFinder, ThreadLifecycleTransformer, join_statement
+from zmqlint.codemods.threads import NodeFinder, ThreadLifecycleTransformer, join_thread_attribute
 from zmqlint.facts.threads import (
     Body,
     ThreadAttribute,
-    assigned_in_init,
     joined_on_path,
-    may_be_none,
     own_nodes,
     self_attr,
     stop_path,
@@ -414,23 +412,8 @@ class ThreadNeverJoined(NodeFinder, Rule):
         anchor = self.cst_node("stmt", signal.statement)
         if isinstance(anchor, cst.SimpleStatementLine) and body.node.name != "__del__":
             timeout = self.context.option("thread-join-timeout")
-            joins = []
-            needs_threading = False
-            for thread in threads:
-                may_be_current = thread.calls_stop_path
-                needs_threading |= may_be_current
-                joins.append(
-                    join_statement(
-                        f"{signal.holder}.{thread.attr}",
-                        timeout,
-                        holder=signal.holder,
-                        attr=thread.attr,
-                        may_be_missing=not assigned_in_init(self.context.index, thread.owner, thread.attr),
-                        may_be_none=may_be_none(self.context.index, thread.owner, thread.attr),
-                        may_be_unstarted=not thread.started_where_created,
-                        may_be_current=may_be_current,
-                    )
-                )
+            joins = [join_thread_attribute(self.context.index, t, signal.holder, timeout) for t in threads]
+            needs_threading = any(t.calls_stop_path for t in threads)
             fix = Fix(
                 "join the thread right after signalling it",
                 Applicability.SAFE,

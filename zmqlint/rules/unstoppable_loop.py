@@ -1,12 +1,12 @@
 from __future__ import annotations
 
 import ast
-from typing import Dict, List, Optional, Set
+from typing import Dict, Iterator, List, Optional, Set, Tuple
 
 import libcst as cst
 from libcst.metadata import CodeRange, PositionProvider
 
-from zmqlint.codemods.threads import NodeFinder, ThreadLifecycleTransformer, join_statement
+from zmqlint.codemods.threads import NodeFinder, ThreadLifecycleTransformer, join_statement, join_thread_attribute
 from zmqlint.facts.threads import (
     Body,
     assigned_in_init,
@@ -16,7 +16,6 @@ from zmqlint.facts.threads import (
     function_thread_starts,
     is_event_attribute,
     joined_on_path,
-    may_be_none,
     own_nodes,
     qualified_call,
     self_attr,
@@ -325,27 +324,11 @@ class UnstoppableLoop(NodeFinder, Rule):
             return
         index: ProjectIndex = self.context.index
         seen: Set[int] = set()
-        for cls in info.classes.values():
-            for body in thread_side(index, cls):
-                if body.module is info and id(body.node) not in seen:
-                    seen.add(id(body.node))
-                    for loop in _endless_loops(body):
-                        self._check(index, cls, body, loop)
-        for function in info.functions.values():
-            for start in function_thread_starts(index, function, None):
-                body = start.body
-                if body.module is info and id(body.node) not in seen:
-                    seen.add(id(body.node))
-                    for loop in _endless_loops(body):
-                        self._check(index, None, body, loop)
-        for cls in info.classes.values():
-            for method in cls.methods.values():
-                for start in function_thread_starts(index, method, cls):
-                    body = start.body
-                    if body.module is info and id(body.node) not in seen and body.owner is not cls:
-                        seen.add(id(body.node))
-                        for loop in _endless_loops(body):
-                            self._check(index, None, body, loop)
+        for cls, body in _thread_bodies(index, info):
+            if body.module is info and id(body.node) not in seen:
+                seen.add(id(body.node))
+                for loop in _endless_loops(body):
+                    self._check(index, cls, body, loop)
 
     def _check(self, index: ProjectIndex, cls: Optional[ClassInfo], body: Body, loop: ast.While) -> None:
         node = self.cst_node("stmt", loop)
@@ -432,22 +415,26 @@ class UnstoppableLoop(NodeFinder, Rule):
                 continue
             if thread.calls_stop_path:
                 imports.append(ImportSpec("threading"))
-            joins.append(
-                join_statement(
-                    f"{sid}.{thread.attr}",
-                    timeout,
-                    holder=sid,
-                    attr=thread.attr,
-                    may_be_missing=not assigned_in_init(index, cls, thread.attr),
-                    may_be_none=may_be_none(index, cls, thread.attr),
-                    may_be_unstarted=not thread.started_where_created,
-                    may_be_current=thread.calls_stop_path,
-                )
-            )
+            joins.append(join_thread_attribute(index, thread, sid, timeout))
         if index.is_subclass_of(cls, "threading.Thread") and body.node.name == "run":
             imports.append(ImportSpec("threading"))
             joins.append(join_statement(sid, timeout, may_be_unstarted=True, may_be_current=True))
         return joins
+
+
+def _thread_bodies(index: ProjectIndex, info: ModuleInfo) -> Iterator[Tuple[Optional[ClassInfo], Body]]:
+    """(class whose ``self`` it runs with, or None; body) of every thread body started here."""
+    for cls in info.classes.values():
+        for body in thread_side(index, cls):
+            yield cls, body
+    for function in info.functions.values():
+        for start in function_thread_starts(index, function, None):
+            yield None, start.body
+    for cls in info.classes.values():
+        for method in cls.methods.values():
+            for start in function_thread_starts(index, method, cls):
+                if start.body.owner is not cls:
+                    yield None, start.body
 
 
 def _endless_loops(body: Body) -> List[ast.While]:
