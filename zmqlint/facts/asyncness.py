@@ -573,27 +573,17 @@ def _collect_bindings(node: ast.AST, *, function: bool) -> Dict[str, List[Bindin
         for sub in ast.walk(node):
             visit(sub)
     else:
-        for sub in _module_level(node):
+        for sub in _own_nodes(node):
             visit(sub)
     return table
-
-
-def _module_level(tree: ast.Module) -> Iterator[ast.AST]:
-    """Nodes of the module body outside function and class bodies."""
-    stack: List[ast.AST] = list(tree.body)
-    while stack:
-        node = stack.pop()
-        yield node
-        if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef, ast.Lambda)):
-            continue
-        stack.extend(ast.iter_child_nodes(node))
 
 
 # -- what a function returns -----------------------------------------------------------------
 
 
 def _own_nodes(func: ast.AST) -> Iterator[ast.AST]:
-    """Nodes of a function's body, not descending into nested functions, classes or lambdas."""
+    """Nodes of a function's (or the module's) body, not descending into nested functions,
+    classes or lambdas."""
     stack: List[ast.AST] = list(getattr(func, "body", []))
     while stack:
         node = stack.pop()
