@@ -18,7 +18,7 @@ from rich.table import Table
 from zmqlint import __version__
 from zmqlint.config import Config, ConfigError
 from zmqlint.discovery import UsagePathError
-from zmqlint.engine import FixMode
+from zmqlint.model import FixMode
 from zmqlint.rules import ENGINE_CODES, all_rules, rule_for
 
 EXIT_CLEAN, EXIT_FINDINGS, EXIT_ERROR = 0, 1, 2
@@ -73,6 +73,9 @@ def cli() -> None:
 @click.option("--baseline", "baseline_path", type=click.Path(path_type=Path, dir_okay=False), help="Report only findings not recorded in FILE.")
 @click.option("--changed-since", metavar="REV", help="Lint only Python files changed since the git revision REV.")
 @click.option("--quiet", "-q", is_flag=True, help="Print nothing but the findings.")
+@click.option("--jobs", "-j", type=click.IntRange(min=1), help="Worker processes (default: the CPU count; 1: none).")
+@click.option("--no-cache", is_flag=True, help="Check every file afresh; neither read nor write the result cache.")
+@click.option("--no-prefilter", is_flag=True, hidden=True, envvar="ZMQLINT_NO_PREFILTER", help="Parse every file for every rule.")
 def check(
     paths: Sequence[str],
     fix: bool,
@@ -89,6 +92,9 @@ def check(
     baseline_path: Optional[Path],
     changed_since: Optional[str],
     quiet: bool,
+    jobs: Optional[int],
+    no_cache: bool,
+    no_prefilter: bool,
 ) -> None:
     """Lint PATHS (default: the current folder); with --fix, rewrite them."""
     from zmqlint.reporters import REPORTERS
@@ -111,7 +117,20 @@ def check(
     try:
         if changed_since:
             paths = _changed_paths(paths, config, changed_since)
-        result = run(paths, config, fix_mode=fix_mode, write=not diff)
+        from zmqlint.progress import ProgressBar
+        from zmqlint.runner import default_jobs
+
+        with ProgressBar() as bar:
+            result = run(
+                paths,
+                config,
+                fix_mode=fix_mode,
+                write=not diff,
+                jobs=jobs or default_jobs(),
+                use_cache=not no_cache,
+                use_prefilter=not no_prefilter,
+                progress=bar if ProgressBar.wanted(quiet) else None,
+            )
         if write_baseline:
             from zmqlint.baseline import write_baseline as record
 

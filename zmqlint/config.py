@@ -10,6 +10,7 @@ import hashlib
 import json
 import sys
 from dataclasses import dataclass, field
+from functools import lru_cache
 from pathlib import Path
 from typing import Any, Dict, Iterable, List, Mapping, Optional, Sequence
 
@@ -61,6 +62,7 @@ CORE_KEYS: Dict[str, tuple] = {
 }
 
 
+@lru_cache(maxsize=None)
 def rule_options() -> Dict[str, Any]:
     """Every rule's settings: key -> Option."""
     from zmqlint.rules import all_rules
@@ -113,6 +115,7 @@ class Config:
     extend_exclude: List[str] = field(default_factory=list)
     src: List[str] = field(default_factory=list)
     cache_dir: Optional[str] = None
+    #: Rule settings the configuration sets (`option()` falls back to the rules' defaults).
     options: Dict[str, Any] = field(default_factory=dict)
 
     # -- loading ---------------------------------------------------------------------------
@@ -156,14 +159,17 @@ class Config:
     def from_table(cls, table: Mapping[str, Any], *, root: Path, path: Optional[Path] = None) -> "Config":
         if not isinstance(table, Mapping):
             raise ConfigError("[tool.zmqlint] must be a table")
-        options = rule_options()
         config = cls(root=Path(root).resolve(), path=path)
-        config.options = {key: option.default for key, option in options.items()}
+        # The rules (and LibCST with them) are imported only when the table sets a rule
+        # setting, so a run that needs no linting (everything cached) starts fast.
+        options = None
         for key, value in table.items():
             if key in CORE_KEYS:
                 _check_type(key, value, CORE_KEYS[key][0])
                 config._set_core(key, value)
-            elif key in options:
+                continue
+            options = rule_options() if options is None else options
+            if key in options:
                 _check_type(key, value, options[key].type)
                 config.options[key] = value
             else:
@@ -211,10 +217,13 @@ class Config:
     # -- questions -------------------------------------------------------------------------
 
     def option(self, key: str) -> Any:
-        try:
+        """A rule setting: the configured value, else the declaring rule's default."""
+        if key in self.options:
             return self.options[key]
-        except KeyError:
-            raise KeyError(f"no rule declares the setting '{key}'") from None
+        option = rule_options().get(key)
+        if option is None:
+            raise KeyError(f"no rule declares the setting '{key}'")
+        return option.default
 
     def enabled_codes(self, codes: Iterable[str]) -> List[str]:
         """The codes selected and not ignored (a longer matching selector wins, as in Ruff)."""

@@ -11,78 +11,23 @@ rewritten.
 from __future__ import annotations
 
 import ast
-import difflib
-import enum
 import traceback
 import warnings
-from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Dict, Iterable, List, Optional, Sequence, Set, Tuple, Type
+from typing import Dict, Iterable, List, Mapping, Optional, Sequence, Set, Tuple, Type
 
 import libcst as cst
-from libcst.codemod import CodemodContext
-from libcst.codemod.visitors import AddImportsVisitor, RemoveImportsVisitor
+from libcst.metadata import PositionProvider
 
 from zmqlint.config import Config
 from zmqlint.index import ProjectIndex
-from zmqlint.model import Applicability, Finding, Fix, Severity
+from zmqlint.model import FileResult, Finding, Fix, FixMode, Severity
 from zmqlint.rule import Rule, RuleContext
 from zmqlint.rules import ENGINE_CODES, all_rules
 from zmqlint.source import ConcurrentModification, SourceError, SourceFile
 from zmqlint.suppress import is_suppressed, parse_suppressions
 
 MAX_FIX_PASSES = 12
-
-
-class FixMode(enum.Enum):
-    NONE = 0
-    SAFE = 1
-    UNSAFE = 2
-
-    def allows(self, fix: Optional[Fix]) -> bool:
-        return self.choose(fix) is not None
-
-    def choose(self, fix: Optional[Fix]) -> Optional[Fix]:
-        """The rewrite this mode applies for ``fix``: itself, its safe fallback, or None."""
-        if fix is None or self is FixMode.NONE:
-            return None
-        if fix.applicability is Applicability.SAFE:
-            return fix
-        if self is FixMode.UNSAFE and fix.applicability is Applicability.UNSAFE:
-            return fix
-        return self.choose(fix.fallback)
-
-
-@dataclass
-class FileResult:
-    path: Path
-    display_path: str
-    #: Findings left (after fixes, when fixing).
-    findings: List[Finding] = field(default_factory=list)
-    #: The fixed text when fixes changed the file.
-    original_text: Optional[str] = None
-    fixed_text: Optional[str] = None
-    fixes_applied: int = 0
-    #: Fixes that were dropped because their result did not compile, and write problems.
-    notes: List[str] = field(default_factory=list)
-    #: Internal errors (a rule crashed): the run exits 2.
-    errors: List[str] = field(default_factory=list)
-    #: Files the findings depend on (read through the project index), for the cache.
-    dependencies: Set[Path] = field(default_factory=set)
-    #: The ``meta`` of each fix applied (with path, line and code), for `Rule.RUN_NOTES`.
-    applied_fix_meta: List[dict] = field(default_factory=list)
-
-    def diff(self) -> str:
-        if self.fixed_text is None or self.original_text is None:
-            return ""
-        return "".join(
-            difflib.unified_diff(
-                self.original_text.splitlines(keepends=True),
-                self.fixed_text.splitlines(keepends=True),
-                fromfile=f"a/{self.display_path}",
-                tofile=f"b/{self.display_path}",
-            )
-        )
 
 
 def engine_finding(display_path: str, code: str, message: str, line: int = 1, column: int = 1) -> Finding:
@@ -158,6 +103,11 @@ class _ApplyFixes(cst.CSTTransformer):
 
 def apply_fixes(module: cst.Module, fixes: Sequence[Fix]) -> cst.Module:
     """``module`` with ``fixes`` applied (their nodes must belong to ``module``)."""
+    # Imported here: libcst.codemod costs more start-up than the rest of LibCST together,
+    # and a run that applies no fix never needs it.
+    from libcst.codemod import CodemodContext
+    from libcst.codemod.visitors import AddImportsVisitor, RemoveImportsVisitor
+
     replacements: Dict[cst.CSTNode, object] = {}
     transformers = []
     for fix in fixes:
@@ -251,7 +201,7 @@ class Engine:
                 findings.append(syntax_error_finding(display_path, text, exc))
             return findings, None, []
         try:
-            wrapper = cst.MetadataWrapper(module, unsafe_skip_copy=True)
+            wrapper = _LazyPositionsWrapper(module, unsafe_skip_copy=True)
             context = RuleContext(
                 path=path,
                 display_path=display_path,
@@ -374,6 +324,46 @@ class Engine:
             findings, module, errors = self.lint_text(path, display_path, text)
             notes.extend(errors)
         return text, applied, notes
+
+
+class _LazyPositions(Mapping):
+    """`PositionProvider`'s node -> range mapping, computed on the first lookup."""
+
+    def __init__(self, wrapper: cst.MetadataWrapper) -> None:
+        self._wrapper = wrapper
+        self._positions: Optional[Mapping] = None
+
+    def _resolved(self) -> Mapping:
+        if self._positions is None:
+            self._positions = cst.MetadataWrapper.resolve_many(self._wrapper, [PositionProvider])[PositionProvider]
+        return self._positions
+
+    def __getitem__(self, node):
+        return self._resolved()[node]
+
+    def __iter__(self):
+        return iter(self._resolved())
+
+    def __len__(self) -> int:
+        return len(self._resolved())
+
+
+class _LazyPositionsWrapper(cst.MetadataWrapper):
+    """A `MetadataWrapper` that computes positions only when a rule asks for one.
+
+    Every rule declares `PositionProvider`, but positions cost more than parsing (a full
+    code generation pass) and are only needed where a rule reports; most files report
+    nothing. The values are LibCST's own, computed once per module on first use.
+    """
+
+    __slots__ = ()
+
+    def resolve_many(self, providers):
+        eager = [p for p in providers if p is not PositionProvider]
+        resolved = dict(super().resolve_many(eager)) if eager else {}
+        if PositionProvider in providers:
+            resolved[PositionProvider] = _LazyPositions(self)
+        return resolved
 
 
 def compiles_ast(text: str) -> bool:

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import difflib
 import enum
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Callable, Mapping, Optional, Sequence, Union
+from pathlib import Path
+from typing import TYPE_CHECKING, Callable, List, Mapping, Optional, Sequence, Set, Union
 
 if TYPE_CHECKING:  # pragma: no cover
     import libcst as cst
@@ -135,3 +137,56 @@ def _fix_from_json(data: dict) -> Fix:
         Applicability(data["applicability"]),
         fallback=_fix_from_json(fallback) if fallback else None,
     )
+
+
+class FixMode(enum.Enum):
+    NONE = 0
+    SAFE = 1
+    UNSAFE = 2
+
+    def allows(self, fix: Optional[Fix]) -> bool:
+        return self.choose(fix) is not None
+
+    def choose(self, fix: Optional[Fix]) -> Optional[Fix]:
+        """The rewrite this mode applies for ``fix``: itself, its safe fallback, or None."""
+        if fix is None or self is FixMode.NONE:
+            return None
+        if fix.applicability is Applicability.SAFE:
+            return fix
+        if self is FixMode.UNSAFE and fix.applicability is Applicability.UNSAFE:
+            return fix
+        return self.choose(fix.fallback)
+
+
+@dataclass
+class FileResult:
+    """What checking (and fixing) one file gave."""
+
+    path: Path
+    display_path: str
+    #: Findings left (after fixes, when fixing).
+    findings: List[Finding] = field(default_factory=list)
+    #: The fixed text when fixes changed the file.
+    original_text: Optional[str] = None
+    fixed_text: Optional[str] = None
+    fixes_applied: int = 0
+    #: Fixes that were dropped because their result did not compile, and write problems.
+    notes: List[str] = field(default_factory=list)
+    #: Internal errors (a rule crashed): the run exits 2.
+    errors: List[str] = field(default_factory=list)
+    #: Files the findings depend on (read through the project index), for the cache.
+    dependencies: Set[Path] = field(default_factory=set)
+    #: The ``meta`` of each fix applied (with path, line and code), for `Rule.RUN_NOTES`.
+    applied_fix_meta: List[dict] = field(default_factory=list)
+
+    def diff(self) -> str:
+        if self.fixed_text is None or self.original_text is None:
+            return ""
+        return "".join(
+            difflib.unified_diff(
+                self.original_text.splitlines(keepends=True),
+                self.fixed_text.splitlines(keepends=True),
+                fromfile=f"a/{self.display_path}",
+                tofile=f"b/{self.display_path}",
+            )
+        )

@@ -1,14 +1,41 @@
-"""A run over the paths a user named: discovery, the engine per file, results in a stable order."""
+"""A run over the paths a user named: discovery, the cache, the engine per file (in this process
+or a pool of worker processes), results in a stable order.
+
+The output of a run does not depend on how it was executed: files are reported in discovery
+order whatever the number of jobs, and a result read back from the cache is reported exactly as
+a fresh one. Each worker process keeps its own `Engine` and project index; a file is checked
+(and, when fixing, rewritten) by exactly one worker. Runs with few files to check stay in this
+process, where they do not pay for starting workers.
+
+When fixing, every file is analysed against the project as it was when the run started: the
+workers compute the fixed text, and this process writes the fixed files once all are checked.
+So which fixes a file gets never depends on which other files happened to be fixed before it.
+"""
 
 from __future__ import annotations
 
+import os
+import sys
+import traceback
 from dataclasses import dataclass, field
-from typing import List, Sequence
+from pathlib import Path
+from typing import TYPE_CHECKING, Callable, List, Optional, Sequence, Tuple
 
 from zmqlint.config import Config
 from zmqlint.discovery import discover
-from zmqlint.engine import Engine, FileResult, FixMode, engine_finding
-from zmqlint.model import Finding
+from zmqlint.model import FileResult, Finding, FixMode
+
+if TYPE_CHECKING:  # pragma: no cover
+    from zmqlint.cache import ResultCache
+    from zmqlint.engine import Engine
+
+#: Fewer files than this per worker and starting the worker costs more than it saves.
+MIN_FILES_PER_WORKER = 12
+#: A worker starts a fresh project index after this many files, which bounds its memory.
+FILES_PER_INDEX = 300
+
+#: ``progress(done, total)`` after each file checked.
+ProgressCallback = Callable[[int, int], None]
 
 
 @dataclass
@@ -35,30 +62,73 @@ class RunResult:
         return "".join(r.diff() for r in self.files)
 
 
+def default_jobs() -> int:
+    """The CPUs this process may run on."""
+    try:
+        return max(1, len(os.sched_getaffinity(0)))
+    except AttributeError:  # pragma: no cover - not Linux
+        return max(1, os.cpu_count() or 1)
+
+
 def run(
     paths: Sequence[str],
     config: Config,
     *,
     fix_mode: FixMode = FixMode.NONE,
     write: bool = True,
+    jobs: int = 1,
+    use_cache: bool = False,
+    use_prefilter: bool = True,
+    progress: Optional[ProgressCallback] = None,
 ) -> RunResult:
-    """Lint (and fix) every Python file under ``paths``."""
+    """Lint (and fix) every Python file under ``paths``.
+
+    ``jobs`` worker processes check the files (1: all in this process); ``use_cache`` reuses
+    the results of earlier runs for files that did not change (see `zmqlint.cache`).
+    """
     discovered = discover(paths, config)
     result = RunResult(notes=list(discovered.notes))
-    engine = Engine(config, fix_mode=fix_mode)
-    for shown, message in discovered.unreadable:
-        if "E902" in engine.enabled_codes:
+    if discovered.unreadable and config.enabled_codes(["E902"]):
+        from zmqlint.engine import engine_finding
+
+        for shown, message in discovered.unreadable:
             result.extra_findings.append(engine_finding(shown, "E902", f"cannot read: {message}"))
-    for path, shown in discovered.files:
-        file_result = engine.check_file(path, shown, write=write)
+
+    cache = _open_cache(config) if use_cache else None
+    results: List[Optional[FileResult]] = [None] * len(discovered.files)
+    todo: List[int] = []
+    for number, (path, shown) in enumerate(discovered.files):
+        cached = cache.lookup(path, shown) if cache is not None else None
+        if cached is not None and not any(fix_mode.allows(f.fix) for f in cached.findings):
+            results[number] = cached
+        else:
+            todo.append(number)
+
+    worker = _Worker(config, fix_mode, use_prefilter)
+    if todo:
+        tasks = [(number, *discovered.files[number]) for number in todo]
+        for number, file_result in _check_all(worker, tasks, jobs, progress):
+            results[number] = file_result
+            if cache is not None:
+                cache.store(file_result)
+    if cache is not None:
+        cache.save()
+    if write:
+        for file_result in results:
+            if file_result is not None and file_result.fixed_text is not None:
+                _write_fixed(worker, file_result)
+
+    for file_result in results:
+        assert file_result is not None
         result.files.append(file_result)
         result.notes.extend(file_result.notes)
         result.errors.extend(file_result.errors)
-    result.notes.extend(run_notes(engine, result))
+    if any(file.applied_fix_meta for file in result.files):
+        result.notes.extend(run_notes(worker.engine(), result))
     return result
 
 
-def run_notes(engine: Engine, result: RunResult) -> List[str]:
+def run_notes(engine: "Engine", result: RunResult) -> List[str]:
     """The selected rules' notes about the fixes applied in the whole run (``Rule.RUN_NOTES``)."""
     records = [record for file in result.files for record in file.applied_fix_meta]
     if not records:
@@ -71,3 +141,159 @@ def run_notes(engine: Engine, result: RunResult) -> List[str]:
             seen.append(summarize)
             notes.extend(summarize(records))
     return notes
+
+
+def _open_cache(config: Config) -> Optional["ResultCache"]:
+    from zmqlint.cache import ResultCache
+
+    try:
+        return ResultCache.for_config(config)
+    except OSError:
+        return None
+
+
+# -- checking files ------------------------------------------------------------------------
+
+Task = Tuple[int, Path, str]
+
+
+class _Worker:
+    """Checks files with one lazily built `Engine` (one per process); computes fixes, never
+    writes them."""
+
+    def __init__(self, config: Config, fix_mode: FixMode, use_prefilter: bool) -> None:
+        self.config = config
+        self.fix_mode = fix_mode
+        self.use_prefilter = use_prefilter
+        self._engine: Optional["Engine"] = None
+        self._checked = 0
+
+    def engine(self) -> "Engine":
+        if self._engine is None or self._checked >= FILES_PER_INDEX:
+            from zmqlint.engine import Engine
+
+            self._engine = Engine(self.config, fix_mode=self.fix_mode, use_prefilter=self.use_prefilter)
+            self._checked = 0
+        return self._engine
+
+    def check(self, path: Path, shown: str) -> FileResult:
+        engine = self.engine()
+        self._checked += 1
+        try:
+            result = engine.check_file(path, shown, write=False)
+        except Exception as exc:  # a bug outside any rule: report it, keep the run going
+            detail = "".join(traceback.format_exception_only(type(exc), exc)).strip()
+            return FileResult(path=path, display_path=shown, errors=[f"{shown}: internal error: {detail}"])
+        if result.fixed_text is not None:
+            self._engine = None  # its index now holds the fixed text; later files see the original
+        return result
+
+
+def _check_all(
+    worker: _Worker, tasks: List[Task], jobs: int, progress: Optional[ProgressCallback]
+) -> List[Tuple[int, FileResult]]:
+    workers = min(max(1, jobs), len(tasks) // MIN_FILES_PER_WORKER)
+    if workers <= 1:
+        return _check_here(worker, tasks, progress, done=0, total=len(tasks))
+    return _check_in_pool(worker, tasks, workers, progress)
+
+
+def _check_here(
+    worker: _Worker, tasks: Sequence[Task], progress: Optional[ProgressCallback], *, done: int, total: int
+) -> List[Tuple[int, FileResult]]:
+    out = []
+    for number, path, shown in tasks:
+        out.append((number, worker.check(path, shown)))
+        done += 1
+        if progress is not None:
+            progress(done, total)
+    return out
+
+
+_PROCESS_WORKER: Optional[_Worker] = None
+
+
+def _init_process(worker: _Worker) -> None:
+    global _PROCESS_WORKER
+    _PROCESS_WORKER = worker
+
+
+def _check_chunk(tasks: Sequence[Task]) -> List[Tuple[int, FileResult]]:
+    assert _PROCESS_WORKER is not None
+    return [(number, _portable(_PROCESS_WORKER.check(path, shown))) for number, path, shown in tasks]
+
+
+def _write_fixed(worker: _Worker, result: FileResult) -> None:
+    """Write ``result``'s fixed text over its file (as `Engine.check_file` would have); if the
+    file changed meanwhile or cannot be written, keep it and report the original's findings."""
+    from zmqlint.source import ConcurrentModification, SourceError, SourceFile
+
+    note = None
+    try:
+        source = SourceFile.read(result.path)
+        if source.text != result.original_text:
+            raise ConcurrentModification(f"{result.path} changed on disk while it was being fixed; left as it was")
+        source.write(result.fixed_text)
+        return
+    except ConcurrentModification as exc:
+        note = str(exc)
+    except (OSError, SourceError) as exc:
+        note = f"{result.display_path}: cannot write the fixed file: {getattr(exc, 'strerror', None) or exc}"
+    result.notes.append(note)
+    result.fixed_text = None
+    result.fixes_applied = 0
+    result.applied_fix_meta.clear()
+    findings, _, errors = worker.engine().lint_text(result.path, result.display_path, result.original_text)
+    result.findings = findings
+    result.errors.extend(errors)
+
+
+def _portable(result: FileResult) -> FileResult:
+    """``result`` without the CST nodes and transformers its fixes carry (they cannot cross a
+    process boundary); what reporting needs (description, applicability) stays."""
+    result.findings = [Finding.from_json(f.to_json()) for f in result.findings]
+    return result
+
+
+def _chunks(tasks: List[Task], workers: int) -> List[List[Task]]:
+    """Largest files first (they would otherwise finish last), in small chunks."""
+    def size(task: Task) -> int:
+        try:
+            return os.stat(task[1]).st_size
+        except OSError:
+            return 0
+
+    ordered = sorted(tasks, key=size, reverse=True)
+    per_chunk = max(1, min(8, len(ordered) // (workers * 16)))
+    return [ordered[i : i + per_chunk] for i in range(0, len(ordered), per_chunk)]
+
+
+def _check_in_pool(
+    worker: _Worker, tasks: List[Task], workers: int, progress: Optional[ProgressCallback]
+) -> List[Tuple[int, FileResult]]:
+    import multiprocessing
+    from concurrent.futures import ProcessPoolExecutor, as_completed
+    from concurrent.futures.process import BrokenProcessPool
+
+    # With fork, the workers inherit the rules (and LibCST) imported once here.
+    from zmqlint.rules import all_rules
+
+    all_rules()
+    method = "fork" if sys.platform.startswith("linux") else None
+    context = multiprocessing.get_context(method)
+    out: List[Tuple[int, FileResult]] = []
+    finished = set()
+    try:
+        with ProcessPoolExecutor(workers, mp_context=context, initializer=_init_process, initargs=(worker,)) as pool:
+            futures = [pool.submit(_check_chunk, chunk) for chunk in _chunks(tasks, workers)]
+            for future in as_completed(futures):
+                for number, file_result in future.result():
+                    out.append((number, file_result))
+                    finished.add(number)
+                    if progress is not None:
+                        progress(len(out), len(tasks))
+    except BrokenProcessPool:
+        # A worker died (killed, out of memory): check what is left here, one file at a time.
+        rest = [task for task in tasks if task[0] not in finished]
+        out.extend(_check_here(worker, rest, progress, done=len(out), total=len(tasks)))
+    return out

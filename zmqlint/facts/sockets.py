@@ -432,8 +432,13 @@ def _is_bound_call(call: ast.Call) -> bool:
 
 def _resolve_call(index: ProjectIndex, module: ModuleInfo, call: ast.Call) -> Optional[FunctionInfo]:
     name = dotted_name(call.func)
-    if not name or name in ("self", "cls"):
-        return None  # calling the instance itself (``self(...)``) reaches no function we read
+    if not name:
+        return None
+    if "." not in name:
+        scope = module.scope_at(call.lineno)
+        func = next((f for f in reversed(scope) if isinstance(f, FunctionInfo)), None)
+        if func is not None and func.parameters and func.parameters[0] == name:
+            return None  # calling the instance itself (``self(...)``) reaches no function we read
     try:
         target = index.resolve_callable(module, name, line=call.lineno)
     except RecursionError:
@@ -1015,7 +1020,7 @@ def _find_undefined(index: ProjectIndex, module: ModuleInfo) -> List[UndefinedRe
                 node.attr for node in ast.walk(module.tree) if isinstance(node, ast.Attribute) and not isinstance(node.ctx, ast.Load)
             }
         mro = index.mro(cls)
-        if any(k.dynamic_attributes or _abstract_looking(index, k) and k is not cls and k.node.keywords for k in mro):
+        if any(_sets_attributes_dynamically(k) for k in mro):
             continue
         known: Set[str] = set()
         resolvable = True
@@ -1055,6 +1060,39 @@ def _find_undefined(index: ProjectIndex, module: ModuleInfo) -> List[UndefinedRe
     return results
 
 
+_DICT_WRITES = ("update", "setdefault", "__setitem__", "pop", "clear")
+
+
+def _sets_attributes_dynamically(cls: ClassInfo) -> bool:
+    """``__getattr__``, ``setattr(...)``, ``self.__dict__.update(...)``, ``vars(self)[k] = v``.
+
+    Unlike `ClassInfo.dynamic_attributes`, reading ``vars(self)`` or ``self.__dict__`` (to
+    list or close what the instance holds) does not count: it creates no attribute.
+    """
+    if "__getattr__" in cls.methods or "__getattribute__" in cls.methods:
+        return True
+    parents = _parents(cls.node)
+    for node in ast.walk(cls.node):
+        if isinstance(node, ast.Call):
+            name = dotted_name(node.func) or ""
+            if name == "setattr" or name.endswith("__setattr__"):
+                return True
+        namespace = (isinstance(node, ast.Attribute) and node.attr == "__dict__") or (
+            isinstance(node, ast.Call) and dotted_name(node.func) == "vars"
+        )
+        if not namespace:
+            continue
+        parent = parents.get(node)
+        if isinstance(parent, ast.Attribute) and parent.attr in ("values", "items", "keys", "get", "copy"):
+            continue
+        if isinstance(parent, ast.Subscript) and isinstance(parent.ctx, ast.Load):
+            continue
+        if isinstance(parent, (ast.Compare, ast.comprehension, ast.For)):
+            continue
+        return True
+    return False
+
+
 def _hands_itself_out(cls: ClassInfo) -> bool:
     """``parser.parse_args(argv, self)``, ``Handler(self)``: whoever receives the instance may
     set attributes on it."""
@@ -1064,8 +1102,19 @@ def _hands_itself_out(cls: ClassInfo) -> bool:
             if isinstance(node, ast.Call) and any(
                 isinstance(a, ast.Name) and a.id == self_name for a in [*node.args, *[k.value for k in node.keywords]]
             ):
+                name = dotted_name(node.func) or ""
+                if name in _READ_ONLY_CALLS or name.rpartition(".")[2] in _LOG_METHODS:
+                    continue
                 return True
     return False
+
+
+#: Calls that look at an object without giving it attributes.
+_READ_ONLY_CALLS = {
+    "vars", "id", "isinstance", "type", "repr", "str", "hash", "len", "getattr", "hasattr", "print",
+    "super", "callable", "format", "bool", "issubclass", "dir", "weakref.ref", "weakref.proxy",
+}
+_LOG_METHODS = {"debug", "info", "warning", "warn", "error", "exception", "critical", "log"}
 
 
 def _calls_unknown_method(cls: ClassInfo, known: Set[str]) -> bool:

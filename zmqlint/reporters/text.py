@@ -19,7 +19,7 @@ from typing import Dict, List, TextIO
 from rich.console import Console
 from rich.markup import escape
 
-from zmqlint.engine import FixMode
+from zmqlint.model import FixMode
 from zmqlint.model import Severity
 from zmqlint.runner import RunResult
 

@@ -8,9 +8,10 @@ from __future__ import annotations
 import importlib
 import pkgutil
 from functools import lru_cache
-from typing import Dict, List, Type
+from typing import TYPE_CHECKING, Dict, List, Type
 
-from zmqlint.rule import Rule
+if TYPE_CHECKING:  # pragma: no cover
+    from zmqlint.rule import Rule
 
 #: Findings the engine itself emits (not rules): a file that does not parse, or cannot be read.
 ENGINE_CODES = {
@@ -22,6 +23,8 @@ ENGINE_CODES = {
 @lru_cache(maxsize=None)
 def all_rules() -> Dict[str, Type[Rule]]:
     """Every rule, by code, in code order."""
+    from zmqlint.rule import Rule  # here: LibCST is imported only when rules are needed
+
     found: Dict[str, Type[Rule]] = {}
     for info in pkgutil.iter_modules(__path__):
         if info.name.startswith("_"):
