@@ -281,6 +281,17 @@ RECEIVERS = [
         {("ASY301", 2)},
     ),
     (
+        "annotated parameters",
+        """
+        from typing import Optional
+
+        async def stop_all(first: Server, second: Optional[Server], third: "Server | None"):
+            await first.stop()
+            await asyncio.gather(second.stop(), third.stop())
+        """,
+        {("ASY303", 4), ("ASY302", 5)},
+    ),
+    (
         "for loop over a tuple of attributes",
         """
         class App:
@@ -424,6 +435,25 @@ SILENT = [
             async def stop_one(server):
                 await server.stop()
             await stop_one(None)
+        """,
+    ),
+    (
+        "annotated with an interface whose methods are placeholders",
+        """
+        from typing import Protocol
+
+        class Stoppable(Protocol):
+            def stop(self) -> None: ...
+
+        class Base:
+            def stop(self):
+                pass
+
+        async def stop_all(a: Stoppable, b: Base, c: list, d):
+            await a.stop()
+            await b.stop()
+            await c.stop()
+            await d.stop()
         """,
     ),
     (

@@ -111,8 +111,8 @@ def sync_callees(index: ProjectIndex, module: ModuleInfo, dotted: str, line: int
     for target, open_dispatch in targets:
         if not isinstance(target, FunctionInfo):
             return None
-        if open_dispatch and _is_stub(target):
-            return None  # an interface method: subclasses decide what it returns
+        if target.owner is not None and _is_stub(target):
+            return None  # an interface method (or a placeholder): subclasses decide
         if returns_awaitable(index, target) != NOT_AWAITABLE:
             return None
         if target not in functions:
@@ -396,12 +396,34 @@ class _Scope:
                 found = self.expression_classes(expr, depth + 1)
             elif kind == "element":
                 found = self.element_classes(expr, depth + 1)
+            elif kind == "annotation":
+                found = self.annotation_classes(expr)
             else:
                 return None
             if not found:
                 return None
             classes.extend(k for k in found if k not in classes)
         return classes or None
+
+    def annotation_classes(self, annotation: Optional[ast.expr]) -> Optional[List[ClassInfo]]:
+        """The project class a parameter annotation names: ``Server``, ``"Server"``,
+        ``Optional[Server]``, ``Server | None``."""
+        if isinstance(annotation, ast.Constant) and isinstance(annotation.value, str):
+            try:
+                annotation = ast.parse(annotation.value, mode="eval").body
+            except SyntaxError:
+                return None
+        if isinstance(annotation, ast.BinOp) and isinstance(annotation.op, ast.BitOr):
+            sides = [annotation.left, annotation.right]
+            named = [a for a in sides if not (isinstance(a, ast.Constant) and a.value is None)]
+            return self.annotation_classes(named[0]) if len(named) == 1 else None
+        if isinstance(annotation, ast.Subscript) and dotted_name(annotation.value) in ("Optional", "typing.Optional"):
+            return self.annotation_classes(annotation.slice)
+        name = dotted_name(annotation) if annotation is not None else None
+        if name is None:
+            return None
+        symbol = self.symbol(name) if "." not in name else self.index.resolve(self.module, name)
+        return [symbol] if isinstance(symbol, ClassInfo) else None
 
     def attribute_classes(self, cls: ClassInfo, attr: str, depth: int) -> Optional[List[ClassInfo]]:
         """The classes ``instance.attr`` may hold: every assignment in the hierarchy agrees."""
@@ -553,14 +575,17 @@ def _collect_bindings(node: ast.AST, *, function: bool) -> Dict[str, List[Bindin
         elif isinstance(sub, (ast.With, ast.AsyncWith)):
             for item in sub.items:
                 if item.optional_vars is not None:
-                    bind_target(item.optional_vars, ("unknown", None))
-                    if isinstance(item.optional_vars, ast.Name):
-                        table[item.optional_vars.id][-1] = ("unknown", None)
+                    for name in ast.walk(item.optional_vars):
+                        if isinstance(name, ast.Name):
+                            add(name.id, ("unknown", None))
         elif isinstance(sub, (ast.Import, ast.ImportFrom)) and function:
             for alias in sub.names:
                 add((alias.asname or alias.name).partition(".")[0], ("unknown", None))
         elif isinstance(sub, ast.arg):
-            add(sub.arg, ("unknown", None))
+            # The function's own annotated parameters are what their annotation says; others
+            # (unannotated, or of nested functions and lambdas) are unknown.
+            own = id(sub) in own_parameters and sub.annotation is not None
+            add(sub.arg, ("annotation", sub.annotation) if own else ("unknown", None))
         elif isinstance(sub, (ast.Global, ast.Nonlocal)):
             for name in sub.names:
                 add(name, ("unknown", None))
@@ -569,7 +594,10 @@ def _collect_bindings(node: ast.AST, *, function: bool) -> Dict[str, List[Bindin
         elif isinstance(sub, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)) and function:
             add(sub.name, ("unknown", None))
 
+    own_parameters: Set[int] = set()
     if function:
+        args = node.args
+        own_parameters = {id(a) for a in [*args.posonlyargs, *args.args, *args.kwonlyargs]}
         for sub in ast.walk(node):
             visit(sub)
     else:

@@ -200,7 +200,7 @@ class TaskFromSyncCall(Rule):
 
             class Exporter:
                 def run(self):
-                    pass
+                    self.exported = True
 
             class PushExporter(Exporter):
                 pass
@@ -215,7 +215,7 @@ class TaskFromSyncCall(Rule):
 
             class Exporter:
                 def run(self):
-                    pass
+                    self.exported = True
 
             class PushExporter(Exporter):
                 pass
