@@ -178,3 +178,59 @@ def test_fixed_paths_run_start_on_worker_threads_and_shut_down(project):
         if start != "plain":
             assert "MainThread" not in run.stdout, run.stdout  # start() ran on a worker thread
             assert "asyncio_" in run.stdout, run.stdout  # the default executor's threads
+
+
+LOOP_USER = """
+    import asyncio
+    import threading
+
+
+    class Heartbeat:
+        def __init__(self):
+            self.beats = 0
+            self.task = None
+
+        def start(self):
+            # Schedules work on the running loop: it must stay on the loop's thread.
+            self.task = asyncio.get_running_loop().create_task(self.beat())
+
+        async def beat(self):
+            self.beats += 1
+
+
+    class Journal:
+        def flush(self, records, *, sync=False):
+            self.flushed_on = threading.current_thread().name
+            return len(records) if sync else 0
+
+
+    async def main():
+        heartbeat = Heartbeat()
+        await heartbeat.start()
+        await asyncio.wait_for(heartbeat.task, 5)
+        journal = Journal()
+        written = await asyncio.wait_for(journal.flush([1, 2, 3], sync=True), timeout=5)
+        print(heartbeat.beats, written, journal.flushed_on)
+
+
+    asyncio.run(main())
+    """
+
+
+def test_a_callee_that_uses_the_loop_keeps_running_on_it(tree):
+    root = tree({"service.py": LOOP_USER})
+    run = lambda: subprocess.run(  # noqa: E731
+        [sys.executable, str(root / "service.py")], capture_output=True, text=True, timeout=20, check=False
+    )
+    before = run()
+    assert "TypeError: object NoneType can't be used in 'await' expression" in before.stderr, before.stderr
+
+    lint_tree(root, select=["ASY"], fix=FixMode.SAFE)
+    fixed = (root / "service.py").read_text()
+    assert "\n    heartbeat.start()\n" in fixed  # the await is dropped, the call stays on the loop
+    assert "asyncio.wait_for(asyncio.to_thread(journal.flush, [1, 2, 3], sync=True), timeout=5)" in fixed
+    after = run()
+    assert after.returncode == 0, after.stderr
+    beats, written, thread = after.stdout.split()
+    assert (beats, written) == ("1", "3")
+    assert thread != "MainThread"
