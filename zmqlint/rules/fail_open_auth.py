@@ -1,0 +1,700 @@
+from __future__ import annotations
+
+import re
+from typing import Dict, Iterator, List, Optional, Sequence, Set, Tuple
+
+import libcst as cst
+import libcst.matchers as m
+from libcst.helpers import get_full_name_for_node
+from libcst.metadata import GlobalScope, ParentNodeProvider, PositionProvider, QualifiedNameProvider, ScopeProvider
+
+from zmqlint.codemods.security import names_in, require_api_key_call
+from zmqlint.model import Applicability, Fix, ImportSpec, Severity
+from zmqlint.rule import Invalid, Rule, Valid
+
+#: Words that make an identifier a credential (`api_key`, `AUTH_TOKEN`, `clientSecret`, ...).
+_CREDENTIAL_WORDS = {"apikey", "token", "secret", "password", "passwd", "passphrase", "credential", "credentials", "bearer"}
+_CREDENTIAL_PAIRS = {("api", "key"), ("auth", "key"), ("access", "key"), ("secret", "key"), ("auth", "token"), ("shared", "key")}
+#: Words that make it something *about* a credential instead (`token_count`, `api_key_header`).
+_NOT_A_CREDENTIAL = {
+    "count", "counts", "max", "min", "num", "len", "length", "limit", "limits", "type", "types", "name", "names",
+    "path", "file", "url", "header", "headers", "env", "var", "field", "fields", "prefix", "suffix", "pattern",
+    "regex", "size", "id", "ids", "hash", "hashed", "expiry", "expires", "ttl", "timeout", "scheme", "policy",
+    "required", "enabled", "source", "provider", "manager", "store", "cache", "dir", "hint", "label", "format",
+    "validator", "verifier", "check", "checker", "tokens", "tokenizer", "tokenize", "bucket", "rate",
+    "file", "cookie", "index", "idx", "pos", "start", "end", "kind", "class", "cls", "error", "errors",
+}
+#: Words naming the guard itself (`self.auth`, `auth_dependency`, `security`, `verifier`).
+_GUARD_WORDS = {"auth", "authenticator", "authentication", "authorizer", "guard", "verifier", "dependency",
+                "dependencies", "security", "authn", "authz"}
+#: Calls that install a guard on an app: middleware, dependencies.
+_GUARD_CALLS = {"add_middleware", "Middleware", "Depends", "Security", "include_router", "add_dependency"}
+#: Parameter defaults that make a parameter a credential the *request* presents.
+_REQUEST_PARAMS = {"Header", "Security", "Cookie", "Query", "Depends", "Form"}
+_ENV_LOOKUPS = {"os.getenv", "os.environ.get", "os.environ.__getitem__"}
+
+_WORD = re.compile(r"[A-Z]+(?![a-z])|[A-Z]?[a-z]+|\d+")
+
+
+def _words(identifier: str) -> List[str]:
+    return [w.lower() for w in _WORD.findall(identifier)]
+
+
+def credential_name(identifier: str) -> bool:
+    """True when ``identifier`` names a key, token, secret or password (not a fact about one)."""
+    words = _words(identifier)
+    if not words or any(w in _NOT_A_CREDENTIAL for w in words):
+        return False
+    return bool(set(words) & _CREDENTIAL_WORDS) or any(pair in _CREDENTIAL_PAIRS for pair in zip(words, words[1:]))
+
+
+def guard_name(identifier: str) -> bool:
+    words = _words(identifier)
+    return bool(words) and words[-1] in _GUARD_WORDS
+
+
+def _last_name(node: cst.BaseExpression) -> Optional[str]:
+    if isinstance(node, cst.Name):
+        return node.value
+    if isinstance(node, cst.Attribute):
+        return node.attr.value
+    return None
+
+
+def _statements(suite: cst.BaseSuite) -> Sequence[cst.CSTNode]:
+    if isinstance(suite, cst.SimpleStatementSuite):
+        return suite.body
+    out: List[cst.CSTNode] = []
+    for stmt in suite.body:
+        out.extend(stmt.body if isinstance(stmt, cst.SimpleStatementLine) else [stmt])
+    return out
+
+
+class FailOpenAuth(Rule):
+    """Flags authentication that switches itself off when its key is missing.
+
+    ## What it does
+    Reports a setup or verify path that, when a key / token / secret / password is falsy or
+    None, disables the guard: a verifier that returns True (or a middleware that calls the
+    next handler) without checking anything, an auth dependency or middleware set to None,
+    an early return that leaves it unset, or a branch that only adds the auth middleware
+    when a key is configured. The key is recognised by its name (`api_key`, `AUTH_TOKEN`,
+    `settings.secret`) or by where it came from (an environment lookup of such a variable).
+    A credential the request itself presents (a `Header(...)` parameter) that is let through
+    when absent is reported as well.
+
+    ## Why is this bad?
+    A deployment that forgets the key, or loses it to a typo in a variable name, starts and
+    serves every caller without a word. In the field report the ModelOps REST API ran without
+    authentication whenever no API key was configured; together with a wildcard CORS policy
+    any web page could drive the GPU fleet. Authentication must fail closed.
+
+    ## Example
+    ```python
+    class ApiKeyAuth:
+        def __init__(self, api_key):
+            self.api_key = api_key or None
+
+        def verify(self, presented):
+            if self.api_key is None:
+                return True
+            return hmac.compare_digest(presented or "", self.api_key)
+    ```
+
+    ## Use instead
+    ```python
+    from zmqlint_runtime.security import require_api_key
+
+    class ApiKeyAuth:
+        def __init__(self, api_key):
+            self.api_key = require_api_key(api_key or None)
+        ...
+    ```
+
+    ## Fix safety
+    Unsafe: a service that used to start without a key now refuses to. The fix routes the
+    missing-key branch through `zmqlint_runtime.security.require_api_key(key)`, which returns
+    the key or raises `MissingApiKeyError` at start-up: in the test of a setup path
+    (`if not require_api_key(api_key): ...`), or where the key a verifier reads is set (in
+    the class's `__init__`, or the module-level assignment). For local development only,
+    `ALLOW_UNAUTHENTICATED=1` makes it return None, so the old unauthenticated branch runs,
+    logged. Where the key comes from elsewhere, or the request's own credential is let
+    through, the finding is reported only.
+    """
+
+    CODE = "SEC402"
+    NAME = "fail-open-auth"
+    SEVERITY = Severity.HIGH
+    MESSAGE = "Authentication is disabled when the key is missing"
+    FIXES = (Applicability.UNSAFE,)
+    PREFILTER = ("if",)
+    METADATA_DEPENDENCIES = (PositionProvider, ParentNodeProvider, ScopeProvider, QualifiedNameProvider)
+
+    VALID = [
+        Valid(
+            """
+            import hmac
+
+            class ApiKeyAuth:
+                def __init__(self, api_key):
+                    if not api_key:
+                        raise RuntimeError("API key required")
+                    self.api_key = api_key
+
+                def verify(self, presented):
+                    if not presented:
+                        return False
+                    return hmac.compare_digest(presented, self.api_key)
+            """
+        ),
+        Valid(
+            """
+            from fastapi import Header, HTTPException
+
+            def require_token(x_token: str = Header(default=None)):
+                if not x_token:
+                    raise HTTPException(status_code=401)
+                if x_token != EXPECTED:
+                    raise HTTPException(status_code=401)
+            """
+        ),
+        Valid(
+            """
+            # A client sends its token only when it has one: nothing is guarded here.
+            def headers(token=None):
+                result = {"Accept": "application/json"}
+                if token:
+                    result["Authorization"] = f"Bearer {token}"
+                return result
+            """
+        ),
+        Valid(
+            """
+            from zmqlint_runtime.security import require_api_key
+
+            class Auth:
+                def __init__(self, api_key):
+                    self.api_key = require_api_key(api_key)
+
+                def verify(self, presented):
+                    if self.api_key is None:
+                        return True
+                    return presented == self.api_key
+            """
+        ),
+        Valid(
+            """
+            def count_tokens(text, max_tokens=None):
+                if not max_tokens:
+                    return True
+                return len(text.split()) <= max_tokens
+            """
+        ),
+    ]
+
+    INVALID = [
+        Invalid(
+            """
+            import hmac
+            import logging
+
+            logger = logging.getLogger(__name__)
+
+
+            class ApiKeyAuth:
+                def __init__(self, api_key):
+                    if not api_key:
+                        logger.warning("no API key configured: authentication disabled")  # dev
+                        self.api_key = None
+                    else:
+                        self.api_key = api_key
+
+                def verify(self, presented):
+                    if self.api_key is None:
+                        return True
+                    return hmac.compare_digest((presented or "").encode(), self.api_key.encode())
+            """,
+            line=16,
+            column=12,
+            end_column=32,
+            message_contains="returns True",
+            expected_fix=None,
+            expected_unsafe_fix="""
+            import hmac
+            import logging
+            from zmqlint_runtime.security import require_api_key
+
+            logger = logging.getLogger(__name__)
+
+
+            class ApiKeyAuth:
+                def __init__(self, api_key):
+                    if not require_api_key(api_key):
+                        logger.warning("no API key configured: authentication disabled")  # dev
+                        self.api_key = None
+                    else:
+                        self.api_key = api_key
+
+                def verify(self, presented):
+                    if self.api_key is None:
+                        return True
+                    return hmac.compare_digest((presented or "").encode(), self.api_key.encode())
+            """,
+        ),
+        Invalid(
+            """
+            import os
+            from fastapi import FastAPI
+            from myapp.auth import ApiKeyMiddleware
+
+
+            def create_app():
+                app = FastAPI()
+                key = os.environ.get("SERVICE_KEY")
+                if not key:
+                    return app
+                app.add_middleware(ApiKeyMiddleware, key=key)
+                return app
+            """,
+            line=9,
+            message_contains="returns early",
+            expected_unsafe_fix="""
+            import os
+            from fastapi import FastAPI
+            from myapp.auth import ApiKeyMiddleware
+            from zmqlint_runtime.security import require_api_key
+
+
+            def create_app():
+                app = FastAPI()
+                key = os.environ.get("SERVICE_KEY")
+                if not require_api_key(key):
+                    return app
+                app.add_middleware(ApiKeyMiddleware, key=key)
+                return app
+            """,
+        ),
+        Invalid(
+            """
+            def install(app, settings):
+                if settings.auth_token:
+                    app.add_middleware(TokenMiddleware, token=settings.auth_token)
+                else:
+                    print("auth off")
+            """,
+            line=2,
+            message_contains="only when",
+            expected_unsafe_fix="""
+            from zmqlint_runtime.security import require_api_key
+
+            def install(app, settings):
+                if require_api_key(settings.auth_token):
+                    app.add_middleware(TokenMiddleware, token=settings.auth_token)
+                else:
+                    print("auth off")
+            """,
+        ),
+        Invalid(
+            """
+            def build(config):
+                auth_dependency = make_auth(config.api_key)
+                if config.api_key is None:
+                    auth_dependency = None
+                return auth_dependency
+            """,
+            line=3,
+            message_contains="auth_dependency",
+            expected_unsafe_fix="""
+            from zmqlint_runtime.security import require_api_key
+
+            def build(config):
+                auth_dependency = make_auth(config.api_key)
+                if require_api_key(config.api_key) is None:
+                    auth_dependency = None
+                return auth_dependency
+            """,
+        ),
+        Invalid(
+            """
+            import os
+
+            API_TOKEN = os.getenv("API_TOKEN")
+
+
+            class TokenMiddleware:
+                async def dispatch(self, request, call_next):
+                    if not API_TOKEN:
+                        return await call_next(request)
+                    if request.headers.get("authorization") != f"Bearer {API_TOKEN}":
+                        return Response(status_code=401)
+                    return await call_next(request)
+            """,
+            line=8,
+            message_contains="next handler",
+            expected_unsafe_fix="""
+            import os
+            from zmqlint_runtime.security import require_api_key
+
+            API_TOKEN = require_api_key(os.getenv("API_TOKEN"))
+
+
+            class TokenMiddleware:
+                async def dispatch(self, request, call_next):
+                    if not API_TOKEN:
+                        return await call_next(request)
+                    if request.headers.get("authorization") != f"Bearer {API_TOKEN}":
+                        return Response(status_code=401)
+                    return await call_next(request)
+            """,
+        ),
+        Invalid(
+            """
+            from fastapi import Header, HTTPException
+
+            async def verify_token(x_token: str = Header(None)):
+                if x_token is None:
+                    return
+                if x_token != SECRET:
+                    raise HTTPException(status_code=401)
+            """,
+            line=4,
+            message_contains="request",
+            expected_unsafe_fix=None,
+        ),
+    ]
+
+    def __init__(self, context) -> None:
+        super().__init__(context)
+        self._taken: Optional[Set[str]] = None
+
+    def taken(self) -> Set[str]:
+        if self._taken is None:
+            self._taken = names_in(self.context.module)
+        return self._taken
+
+    # -- what is a credential ----------------------------------------------------------------
+
+    def is_credential(self, node: cst.BaseExpression) -> bool:
+        name = _last_name(node)
+        if name is None:
+            return False
+        if credential_name(name):
+            return True
+        if isinstance(node, cst.Name):
+            assigned = self._single_assignment(node)
+            return assigned is not None and self._is_env_credential(assigned)
+        return False
+
+    def _is_env_credential(self, value: cst.BaseExpression) -> bool:
+        """``os.getenv("SERVICE_KEY")`` and friends, with a credential-like variable name."""
+        if isinstance(value, cst.BooleanOperation):
+            return self._is_env_credential(value.left)
+        if isinstance(value, cst.Call) and value.args:
+            qualified = {q.name for q in self.get_metadata(QualifiedNameProvider, value.func, set())}
+            variable = value.args[0].value
+        elif isinstance(value, cst.Subscript) and len(value.slice) == 1 and isinstance(value.slice[0].slice, cst.Index):
+            qualified = {q.name + ".__getitem__" for q in self.get_metadata(QualifiedNameProvider, value.value, set())}
+            variable = value.slice[0].slice.value
+        else:
+            return False
+        if not qualified & _ENV_LOOKUPS or not isinstance(variable, cst.SimpleString):
+            return False
+        words = _words(str(variable.evaluated_value or ""))
+        return bool(set(words) & (_CREDENTIAL_WORDS | {"key"}))
+
+    def _single_assignment(self, name: cst.Name) -> Optional[cst.BaseExpression]:
+        scope = self.get_metadata(ScopeProvider, name, None)
+        if scope is None:
+            return None
+        assignments = list(scope[name.value])
+        if len(assignments) != 1 or not isinstance(getattr(assignments[0], "node", None), cst.Name):
+            return None
+        parent = self.get_metadata(ParentNodeProvider, assignments[0].node, None)
+        if isinstance(parent, cst.AssignTarget):
+            owner = self.get_metadata(ParentNodeProvider, parent, None)
+            if isinstance(owner, cst.Assign) and len(owner.targets) == 1:
+                return owner.value
+        if isinstance(parent, cst.AnnAssign):
+            return parent.value
+        return None
+
+    def _is_global(self, name: cst.Name) -> bool:
+        scope = self.get_metadata(ScopeProvider, name, None)
+        return scope is not None and all(isinstance(a.scope, GlobalScope) for a in scope[name.value])
+
+    def missing_tests(self, test: cst.BaseExpression) -> Iterator[Tuple[cst.BaseExpression, bool]]:
+        """(credential, True when the test holds as the credential is missing) for ``test``."""
+        if isinstance(test, cst.UnaryOperation) and isinstance(test.operator, cst.Not):
+            for key, missing in self.missing_tests(test.expression):
+                yield key, not missing
+            return
+        if isinstance(test, cst.BooleanOperation):
+            # `not key or ...` holds when the key is missing; `key and ...` only when present.
+            wanted = isinstance(test.operator, cst.Or)
+            for side in (test.left, test.right):
+                for key, missing in self.missing_tests(side):
+                    if missing is wanted:
+                        yield key, missing
+            return
+        if isinstance(test, cst.Comparison) and len(test.comparisons) == 1:
+            target = test.comparisons[0]
+            empty = m.matches(target.comparator, m.Name("None")) or m.matches(target.comparator, m.SimpleString('""') | m.SimpleString("''"))
+            if empty and self.is_credential(test.left):
+                if isinstance(target.operator, (cst.Is, cst.Equal)):
+                    yield test.left, True
+                elif isinstance(target.operator, (cst.IsNot, cst.NotEqual)):
+                    yield test.left, False
+            return
+        if self.is_credential(test):
+            yield test, False
+
+    # -- the rule ----------------------------------------------------------------------------
+
+    def visit_If(self, node: cst.If) -> None:
+        for key, missing in self.missing_tests(node.test):
+            if missing:
+                branch = _statements(node.body)
+            elif isinstance(node.orelse, cst.Else):
+                branch = _statements(node.orelse.body)
+            else:
+                branch = []
+            if any(isinstance(s, cst.Raise) for s in branch):
+                continue
+            found = self._fail_open(node, key, missing, branch)
+            if found is not None:
+                self._report(node, key, *found)
+                return
+
+    def _fail_open(
+        self, node: cst.If, key: cst.BaseExpression, missing: bool, branch: Sequence[cst.CSTNode]
+    ) -> Optional[Tuple[str, bool]]:
+        """(what the code does, whether it happens per request) when it fails open."""
+        function = self._enclosing(node, cst.FunctionDef)
+        key_text = _code(key)
+        returns = [s for s in branch if isinstance(s, cst.Return)]
+        if function is not None and returns:
+            value = returns[0].value
+            if m.matches(value, m.Name("True")) and _returns_other_than_true(function):
+                return f"returns True without checking anything when `{key_text}` is missing", True
+            if value is not None and _calls_next(value):
+                return f"passes the request to the next handler unchecked when `{key_text}` is missing", True
+            if (value is None or m.matches(value, m.Name("None"))) and _own_nodes(function, cst.Raise):
+                return f"returns early, letting the request through, when `{key_text}` is missing", True
+        for stmt in branch:
+            if isinstance(stmt, (cst.Assign, cst.AnnAssign)) and _disables(stmt):
+                target = stmt.targets[0].target if isinstance(stmt, cst.Assign) else stmt.target
+                return f"sets `{_code(target)}` to nothing when `{key_text}` is missing", False
+        if missing and function is not None and returns and _installs_guard(self._following(node)):
+            return f"returns early, leaving authentication unset, when `{key_text}` is missing", False
+        if not missing and _installs_guard(_statements(node.body)):
+            return f"adds authentication only when `{key_text}` is set", False
+        return None
+
+    def _following(self, node: cst.If) -> List[cst.CSTNode]:
+        parent = self.get_metadata(ParentNodeProvider, node, None)
+        body = getattr(parent, "body", None)
+        if not isinstance(body, (list, tuple)) or node not in body:
+            return []
+        out: List[cst.CSTNode] = []
+        for stmt in body[body.index(node) + 1:]:
+            out.extend(stmt.body if isinstance(stmt, cst.SimpleStatementLine) else [stmt])
+        return out
+
+    def _enclosing(self, node: cst.CSTNode, kind: type) -> Optional[cst.CSTNode]:
+        node = self.get_metadata(ParentNodeProvider, node, None)
+        while node is not None and not isinstance(node, kind):
+            node = self.get_metadata(ParentNodeProvider, node, None)
+        return node
+
+    # -- reporting and fixing ----------------------------------------------------------------
+
+    def _report(self, node: cst.If, key: cst.BaseExpression, what: str, per_request: bool) -> None:
+        if self._presented_by_request(key):
+            message = f"A request without a credential is let through: the check {what}"
+            self.report(node.test, message.replace("when `", "when the request's `"))
+            return
+        fix = self._fix(node, key, per_request)
+        if fix is False:
+            return  # the key is already routed through require_api_key: the documented escape hatch
+        self.report(node.test, f"Authentication fails open: this code {what}", fix=fix or None)
+
+    def _presented_by_request(self, key: cst.BaseExpression) -> bool:
+        if not isinstance(key, cst.Name):
+            return False
+        scope = self.get_metadata(ScopeProvider, key, None)
+        for assignment in scope[key.value] if scope is not None else ():
+            origin = getattr(assignment, "node", None)
+            if isinstance(origin, cst.Param) and isinstance(origin.default, cst.Call):
+                if _last_name(origin.default.func) in _REQUEST_PARAMS:
+                    return True
+        value = self._single_assignment(key)
+        return value is not None and m.matches(
+            value, m.Call(func=m.Attribute(value=m.Attribute(attr=m.Name("headers") | m.Name("cookies")), attr=m.Name("get")))
+        )
+
+    def _fix(self, node: cst.If, key: cst.BaseExpression, per_request: bool):
+        """The fix; None when there is no start-up place to put it; False when already fixed.
+
+        A setup path gets the key in its own test routed through require_api_key. A check made
+        per request is fixed where the key it reads is set: the class's assignments of
+        ``self.<key>``, or the module-level assignment of a global.
+        """
+        if m.matches(key, m.Attribute(value=m.Name("self"))) and per_request:
+            cls = self._enclosing(node, cst.ClassDef)
+            return self._attribute_fix(cls, key.attr.value) if cls is not None else None
+        if isinstance(key, cst.Name):
+            value = self._single_assignment(key)
+            if value is not None and _is_require_call(value):
+                return False
+            if per_request:
+                if value is None or not self._is_global(key) or m.matches(value, m.Name("None")):
+                    return None
+                return self._fix_with({value: value}, "require the key where it is set")
+        elif per_request:
+            return None
+        return self._fix_with({key: key}, "refuse to start without the key")
+
+    def _fix_with(self, wraps: Dict[cst.BaseExpression, cst.BaseExpression], description: str) -> Fix:
+        replacements = {}
+        spec: Optional[ImportSpec] = None
+        for original, inner in wraps.items():
+            replacements[original], spec = require_api_key_call(inner, self.taken())
+        return Fix(
+            f"{description}: zmqlint_runtime.security.require_api_key (ALLOW_UNAUTHENTICATED=1 for local use)",
+            Applicability.UNSAFE,
+            replacements=replacements,
+            add_imports=[spec] if spec else [],
+        )
+
+    def _attribute_fix(self, cls: cst.ClassDef, attr: str):
+        """Route every place the class sets ``self.<attr>`` through require_api_key."""
+        wraps: Dict[cst.BaseExpression, cst.BaseExpression] = {}
+        uncovered = False
+        for assign, tests in _attribute_assignments(cls, attr):
+            if _is_require_call(assign.value) or any(_mentions_require(t) for t in tests):
+                return False
+            if m.matches(assign.value, m.Name("None")):
+                guarding = [k for t in tests for k, _ in self.missing_tests(t)]
+                if guarding:
+                    wraps[guarding[0]] = guarding[0]
+                else:
+                    uncovered = True
+        if uncovered:
+            return None
+        covered_ifs = {id(t) for assign, tests in _attribute_assignments(cls, attr) for t in tests
+                       if any(w in wraps for w in _subexpressions(t))}
+        for assign, tests in _attribute_assignments(cls, attr):
+            if not m.matches(assign.value, m.Name("None")) and not any(id(t) in covered_ifs for t in tests):
+                wraps[assign.value] = assign.value
+        return self._fix_with(wraps, "require the key where it is set") if wraps else None
+
+
+# -- helpers over CST nodes ---------------------------------------------------------------------
+
+
+def _code(node: cst.CSTNode) -> str:
+    return cst.Module(body=[]).code_for_node(node)
+
+
+def _is_require_call(node: Optional[cst.CSTNode]) -> bool:
+    return isinstance(node, cst.Call) and (get_full_name_for_node(node.func) or "").endswith("require_api_key")
+
+
+def _mentions_require(node: cst.CSTNode) -> bool:
+    return any(_is_require_call(n) for n in _subexpressions(node))
+
+
+def _subexpressions(node: cst.CSTNode) -> List[cst.CSTNode]:
+    found: List[cst.CSTNode] = []
+
+    class Collect(cst.CSTVisitor):
+        def on_visit(self, n: cst.CSTNode) -> bool:
+            found.append(n)
+            return True
+
+    node.visit(Collect())
+    return found
+
+
+def _attribute_assignments(cls: cst.ClassDef, attr: str) -> List[Tuple[cst.Assign, List[cst.BaseExpression]]]:
+    """Every ``self.<attr> = value`` in the class, with the tests of the ``if``s around it."""
+    found: List[Tuple[cst.Assign, List[cst.BaseExpression]]] = []
+    tests: List[cst.BaseExpression] = []
+
+    class Collect(cst.CSTVisitor):
+        def visit_If(self, node: cst.If) -> None:
+            tests.append(node.test)
+
+        def leave_If(self, node: cst.If) -> None:
+            tests.pop()
+
+        def visit_ClassDef(self, node: cst.ClassDef) -> bool:
+            return node is cls
+
+        def visit_Assign(self, node: cst.Assign) -> None:
+            if any(m.matches(t.target, m.Attribute(value=m.Name("self"), attr=m.Name(attr))) for t in node.targets):
+                found.append((node, list(tests)))
+
+    cls.visit(Collect())
+    return found
+
+
+def _returns_other_than_true(function: cst.FunctionDef) -> bool:
+    """A verifier: some other return gives False or a computed answer."""
+    return any(
+        r.value is not None and not m.matches(r.value, m.Name("True") | m.Name("None"))
+        for r in _own_nodes(function, cst.Return)
+    )
+
+
+def _own_nodes(function: cst.FunctionDef, kind: type) -> List[cst.CSTNode]:
+    """Nodes of ``kind`` in ``function``, not in functions or classes nested in it."""
+    found: List[cst.CSTNode] = []
+
+    class Collect(cst.CSTVisitor):
+        def on_visit(self, node: cst.CSTNode) -> bool:
+            if isinstance(node, kind):
+                found.append(node)
+            return node is function or not isinstance(node, (cst.FunctionDef, cst.ClassDef, cst.Lambda))
+
+    function.visit(Collect())
+    return found
+
+
+def _calls_next(value: cst.BaseExpression) -> bool:
+    """``call_next(request)`` / ``await call_next(request)`` / ``self.app(scope, receive, send)``."""
+    if isinstance(value, cst.Await):
+        value = value.expression
+    if not isinstance(value, cst.Call):
+        return False
+    name = get_full_name_for_node(value.func) or ""
+    return name in ("call_next", "self.app", "self.get_response", "get_response")
+
+
+def _disables(stmt: cst.CSTNode) -> bool:
+    """``auth = None`` / ``self.guard = None`` / ``dependencies = []``."""
+    targets = [t.target for t in stmt.targets] if isinstance(stmt, cst.Assign) else [stmt.target]
+    value = stmt.value
+    empty = m.matches(value, m.Name("None") | m.List(elements=[]) | m.Tuple(elements=[]))
+    return empty and any(guard_name(_last_name(t) or "") for t in targets)
+
+
+def _installs_guard(statements: Sequence[cst.CSTNode]) -> bool:
+    """Whether these statements add a middleware or dependency, or set an auth object."""
+    found = False
+
+    class Visit(cst.CSTVisitor):
+        def visit_Call(self, node: cst.Call) -> None:
+            nonlocal found
+            name = _last_name(node.func) or ""
+            if name in _GUARD_CALLS:
+                found = True
+
+        def visit_Assign(self, node: cst.Assign) -> None:
+            nonlocal found
+            if not m.matches(node.value, m.Name("None")) and any(guard_name(_last_name(t.target) or "") for t in node.targets):
+                found = True
+
+    for stmt in statements:
+        stmt.visit(Visit())
+    return found
