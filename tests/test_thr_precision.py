@@ -294,6 +294,39 @@ PRECISION_SILENT = {
                 self._ready.clear()
                 self.busy = False
     """,
+    # The cache is iterated only after the thread that pops from it was joined, or after a fork.
+    "iterate_after_join.py": """
+        import threading
+
+        class Sharer:
+            def __init__(self):
+                self._cache = {}
+                self._thread = None
+
+            def register(self, key, value):
+                self._cache[key] = value
+
+            def _start(self):
+                t = threading.Thread(target=self._serve, daemon=True)
+                t.start()
+                self._thread = t
+
+            def _serve(self):
+                while True:
+                    key = self.next_key()
+                    if key is None:
+                        break
+                    self._cache.pop(key)
+
+            def stop(self, timeout=None):
+                self._thread.join(timeout)
+                for key, value in self._cache.items():
+                    value.close()
+
+            def _afterfork(self):
+                for key, value in self._cache.items():
+                    value.close()
+    """,
     # A period taken from a parameter is the caller's choice.
     "configured_period.py": """
         import threading, time

@@ -208,7 +208,11 @@ def _function_thread_starts(index: ProjectIndex, function: FunctionInfo, cls: Op
         qualified = qualified_call(function.module, node)
         kind, target = _target_of(node, qualified)
         if kind is None:
-            # A project subclass of threading.Thread constructed here.
+            # A project subclass of threading.Thread constructed here (class names are
+            # CapWords: resolving every call across modules would cost far more).
+            called = dotted_name(node.func) or ""
+            if not called.rpartition(".")[2][:1].isupper():
+                continue
             symbol = index.class_of_value(function.module, node)
             if symbol is not None and index.is_subclass_of(symbol, "threading.Thread"):
                 run = index.find_method(symbol, "run")

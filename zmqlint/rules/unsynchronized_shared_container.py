@@ -14,6 +14,7 @@ from zmqlint.facts.threads import (
     own_nodes,
     self_attr,
     self_name,
+    thread_attributes,
     thread_side,
     thread_starts,
 )
@@ -565,16 +566,38 @@ def _containers(index: ProjectIndex, cls: ClassInfo, side: List[Body]) -> List[C
     locks = lock_attributes(index, cls)
     bodies = _class_bodies(index, cls, side)
     entry = _entry_locks(index, cls, bodies, side, locks)
+    threads = set(thread_attributes(index, cls))
     for body in bodies:
-        if getattr(body.node, "name", "") == "__init__":
+        name = getattr(body.node, "name", "")
+        on_thread = id(body.node) in side_ids
+        # Set-up before threads exist, and the child after a fork, run alone.
+        if name == "__init__" or (not on_thread and "fork" in name.lower()):
             continue
+        # Once a stop path has joined the thread, what follows runs alone too.
+        joined_at = None if on_thread else _join_line(body, threads)
         per_attr = _uses(body, set(found), locks, entry.get(id(body.node), frozenset()))
         for attr, (uses, checks) in per_attr.items():
             container = found[attr]
-            target = container.thread if id(body.node) in side_ids else container.other
+            if joined_at is not None:
+                uses = [u for u in uses if u.node.lineno < joined_at]
+                checks = [c for c in checks if c.test_owner.lineno < joined_at]
+            target = container.thread if on_thread else container.other
             target.extend(u for u in uses if u.kind != "assign")
             container.checks.extend(checks)
     return list(found.values())
+
+
+def _join_line(body: Body, threads: Set[str]) -> Optional[int]:
+    """The first line where ``body`` joins one of the class's threads, if it does."""
+    lines = [
+        node.lineno
+        for node in own_nodes(body.node)
+        if isinstance(node, ast.Call)
+        and isinstance(node.func, ast.Attribute)
+        and node.func.attr == "join"
+        and self_attr(node.func.value, body.self_id) in threads
+    ]
+    return min(lines) if lines else None
 
 
 def _class_bodies(index: ProjectIndex, cls: ClassInfo, side: List[Body]) -> List[Body]:
