@@ -14,8 +14,6 @@ import textwrap
 import time
 from pathlib import Path
 
-import pytest
-
 from zmqlint.engine import FixMode
 
 from conftest import findings_of, lint_tree, write_tree
