@@ -292,6 +292,25 @@ RECEIVERS = [
         {("ASY303", 4), ("ASY302", 5)},
     ),
     (
+        "blocking library functions and inherited thread methods",
+        """
+        import threading
+        import time
+        from subprocess import run as sh
+
+        class Worker(threading.Thread):
+            def run(self):
+                pass
+
+        async def main():
+            await time.sleep(0.1)
+            asyncio.create_task(sh(["true"]))
+            worker = Worker()
+            await asyncio.gather(worker.start())
+        """,
+        {("ASY303", 10), ("ASY301", 11), ("ASY302", 13)},
+    ),
+    (
         "for loop over a tuple of attributes",
         """
         class App:
@@ -454,6 +473,23 @@ SILENT = [
             await b.stop()
             await c.stop()
             await d.stop()
+        """,
+    ),
+    (
+        "library names that are not the blocking ones",
+        """
+        from mylib import sleep
+        import time as clock
+
+        class Worker:
+            def join(self):
+                return self.done
+
+        async def main(time):
+            await sleep(1)
+            await time.sleep(1)
+            await asyncio.sleep(1)
+            await Worker().join()
         """,
     ),
     (

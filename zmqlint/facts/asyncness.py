@@ -71,11 +71,32 @@ _MAX_DEPTH = 8
 Binding = Tuple[str, Optional[ast.expr]]  # ("value", expr) | ("element", iterable) | ("unknown", None)
 
 
+#: Library functions that block and return a plain value (qualified names).
+KNOWN_SYNC_FUNCTIONS = {
+    "time.sleep", "subprocess.run", "subprocess.call", "subprocess.check_call",
+    "subprocess.check_output", "os.system", "socket.create_connection", "urllib.request.urlopen",
+    "shutil.copyfile", "shutil.copytree", "shutil.rmtree", "requests.get", "requests.post",
+    "requests.put", "requests.patch", "requests.delete", "requests.head", "requests.request",
+}
+#: Blocking methods that project classes inherit from library bases.
+KNOWN_SYNC_METHODS = {
+    "threading.Thread": {"start", "join"},
+    "multiprocessing.Process": {"start", "join"},
+}
+
+
+@dataclass(frozen=True)
+class LibraryFunction:
+    """A library callable known to block and return a plain value (``time.sleep``)."""
+
+    qualified: str
+
+
 @dataclass(frozen=True)
 class SyncCallees:
     """Every callable a call can reach, all plain functions whose result cannot be awaited."""
 
-    functions: Tuple[FunctionInfo, ...]
+    functions: Tuple[Union[FunctionInfo, LibraryFunction], ...]
     #: Some callee uses the event loop (``asyncio.create_task``, ``loop.call_soon``, an
     #: ``asyncio.Queue`` ...), so it must keep running on the loop's thread.
     uses_event_loop: bool = False
@@ -84,6 +105,9 @@ class SyncCallees:
         """"`RpcServer.start` (transport/rpc_server.py:49) is a plain `def`" (or "... are")."""
         parts = []
         for func in self.functions:
+            if isinstance(func, LibraryFunction):
+                parts.append(f"`{func.qualified}`")
+                continue
             where = func.module.path
             if root is not None:
                 try:
@@ -91,9 +115,11 @@ class SyncCallees:
                 except ValueError:
                     pass
             parts.append(f"`{func.qualname}` ({where.as_posix()}:{func.node.lineno})")
+        library = any(isinstance(f, LibraryFunction) for f in self.functions)
         if len(parts) == 1:
-            return f"{parts[0]} is a plain `def`"
-        return f"{', '.join(parts[:-1])} and {parts[-1]} are plain `def`s"
+            return f"{parts[0]} {'blocks and is not async' if library else 'is a plain `def`'}"
+        listed = f"{', '.join(parts[:-1])} and {parts[-1]}"
+        return f"{listed} {'block and are not async' if library else 'are plain `def`s'}"
 
 
 # -- public entry points ---------------------------------------------------------------------
@@ -109,6 +135,9 @@ def sync_callees(index: ProjectIndex, module: ModuleInfo, dotted: str, line: int
         return None
     functions: List[FunctionInfo] = []
     for target, open_dispatch in targets:
+        if isinstance(target, LibraryFunction):
+            functions.append(target)
+            continue
         if not isinstance(target, FunctionInfo):
             return None
         if target.owner is not None and _is_stub(target):
@@ -117,7 +146,8 @@ def sync_callees(index: ProjectIndex, module: ModuleInfo, dotted: str, line: int
             return None
         if target not in functions:
             functions.append(target)
-    return SyncCallees(tuple(functions), any(uses_event_loop(index, f) for f in functions))
+    loop_bound = any(uses_event_loop(index, f) for f in functions if isinstance(f, FunctionInfo))
+    return SyncCallees(tuple(functions), loop_bound)
 
 
 #: asyncio functions that are fine off the loop's thread (they make their own loop, or are
@@ -285,7 +315,9 @@ class _Scope:
         parts = dotted.split(".")
         if len(parts) == 1:
             symbol = self.symbol(parts[0])
-            return [(symbol, False)] if isinstance(symbol, (FunctionInfo, ClassInfo)) else None
+            if isinstance(symbol, (FunctionInfo, ClassInfo)):
+                return [(symbol, False)]
+            return self._library_function(dotted)
         *receiver, method = parts
         if receiver == [self.self_name] and self.cls is not None:
             found = self.index.find_method(self.cls, method)
@@ -298,13 +330,33 @@ class _Scope:
             symbol = self.index.resolve(self.module, ".".join(parts))
             if isinstance(symbol, FunctionInfo):
                 return [(symbol, False)]
+            if symbol is None:
+                return self._library_function(dotted)
         return None
 
-    def _methods_of(self, classes: List[ClassInfo], method: str) -> Optional[List[Tuple[FunctionInfo, bool]]]:
-        result = []
+    def _library_function(self, dotted: str) -> Optional[List[Tuple[LibraryFunction, bool]]]:
+        """``time.sleep`` / ``sleep`` imported from ``time``: a known blocking library function."""
+        head = dotted.partition(".")[0]
+        if head not in self.module.imports or self.local_bindings(head) is not None or self.global_bindings(head):
+            return None
+        qualified = self.module.qualified_name(dotted)
+        return [(LibraryFunction(qualified), False)] if qualified in KNOWN_SYNC_FUNCTIONS else None
+
+    def _methods_of(self, classes: List[ClassInfo], method: str) -> Optional[List[Tuple[Union[FunctionInfo, LibraryFunction], bool]]]:
+        result: List[Tuple[Union[FunctionInfo, LibraryFunction], bool]] = []
         for klass in classes:
             found = self.index.find_method(klass, method)
-            if found is None or not _found_reliably(self.index, klass, method):
+            if found is None:
+                # `worker.start()` of a `threading.Thread` subclass that does not override it.
+                library = next(
+                    (base for base, methods in KNOWN_SYNC_METHODS.items() if method in methods and self.index.is_subclass_of(klass, base)),
+                    None,
+                )
+                if library is None:
+                    return None
+                result.append((LibraryFunction(f"{library}.{method}"), False))
+                continue
+            if not _found_reliably(self.index, klass, method):
                 return None
             result.append((found, False))
         return result
@@ -317,6 +369,8 @@ class _Scope:
             return None
         classes: List[ClassInfo] = []
         for target, open_dispatch in targets:
+            if isinstance(target, LibraryFunction):
+                return None
             if isinstance(target, ClassInfo):
                 found = [target]
             elif open_dispatch or target.is_async or _decorators_change(target) or _is_generator(target.node):
@@ -723,7 +777,9 @@ class _Returns:
             return UNKNOWN
         results = []
         for target, open_dispatch in targets:
-            if isinstance(target, ClassInfo):
+            if isinstance(target, LibraryFunction):
+                results.append(NOT_AWAITABLE)
+            elif isinstance(target, ClassInfo):
                 results.append(self.of_instance(target))
             elif open_dispatch and _is_stub(target):
                 results.append(UNKNOWN)

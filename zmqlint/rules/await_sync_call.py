@@ -37,7 +37,9 @@ class AwaitSyncCall(Rule):
 
     ## What it does
     Reports `await x.stop()` where `x.stop` resolves (across modules: `self.attr = Cls(...)`,
-    locals, imports, inherited methods) to a plain `def` that returns no awaitable.
+    locals, loop variables, annotated parameters, imports, inherited methods) to a plain `def`
+    that returns no awaitable, or to a blocking library function (`time.sleep`,
+    `subprocess.run`, `requests.get`, an inherited `threading.Thread.start` / `join`).
 
     ## Why is this bad?
     The call runs to completion, blocking the event loop, and returns `None` (or some other

@@ -18,7 +18,8 @@ class GatherSyncResults(Rule):
     ## What it does
     Reports each element of `asyncio.gather(...)`, `asyncio.wait(...)` or
     `asyncio.as_completed(...)`, and the argument of `asyncio.wait_for(...)` /
-    `asyncio.shield(...)`, that calls a plain `def` returning no awaitable: a direct
+    `asyncio.shield(...)`, that calls a plain `def` returning no awaitable (or a blocking
+    library function such as `time.sleep` or an inherited `threading.Thread.join`): a direct
     argument, an element of a starred list, tuple or comprehension, or a call collected in a
     list earlier in the same function (`stopping.append(server.stop())`, `calls = [...]`).
     Callees are resolved across modules, through loop and comprehension variables too

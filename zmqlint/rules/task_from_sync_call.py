@@ -21,7 +21,8 @@ class TaskFromSyncCall(Rule):
     `loop.run_until_complete(...)` and `asyncio.run_coroutine_threadsafe(...)` whose argument
     calls a callable
     that resolves (across modules: `self.attr = Cls(...)`, locals, imports, classes imported
-    from a folder on `sys.path`, inherited methods) to a plain `def` returning no awaitable.
+    from a folder on `sys.path`, inherited methods) to a plain `def` returning no awaitable,
+    or to a blocking library function (`time.sleep`, `subprocess.run`, `threading.Thread.start`).
 
     ## Why is this bad?
     The "task" body runs right away, synchronously, blocking the event loop; then its result
