@@ -519,11 +519,11 @@ def _try_builder(is_loop: bool):
     """The check-then-act ``if``/``while`` (already holding ``get_nowait()``) as a try."""
 
     def build(updated):
-        first, *rest = updated.body.body
+        first, *rest = _statement_lines(updated.body)
         if is_loop:
             handler_body: List[cst.BaseStatement] = [cst.SimpleStatementLine([cst.Break()])]
         elif updated.orelse is not None:
-            handler_body = list(updated.orelse.body.body)
+            handler_body = _statement_lines(updated.orelse.body)
         else:
             handler_body = [cst.SimpleStatementLine([cst.Pass()])]
         handler = cst.ExceptHandler(
@@ -538,6 +538,13 @@ def _try_builder(is_loop: bool):
         return try_stmt.with_changes(leading_lines=updated.leading_lines)
 
     return build
+
+
+def _statement_lines(suite: cst.BaseSuite) -> List[cst.BaseStatement]:
+    """The statements of a block; those of a one-line suite (``if x: a; b``) as lines."""
+    if isinstance(suite, cst.SimpleStatementSuite):
+        return [cst.SimpleStatementLine([small.with_changes(semicolon=cst.MaybeSentinel.DEFAULT)]) for small in suite.body]
+    return list(suite.body)
 
 
 def _also_catch_empty(updated: cst.Try) -> cst.Try:
