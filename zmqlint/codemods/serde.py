@@ -16,11 +16,14 @@ convert.
 
 from __future__ import annotations
 
+import re
 from collections import defaultdict
-from typing import Any, Dict, List, Mapping, Optional, Sequence, Set, Tuple
+from typing import Any, Dict, List, Mapping, Optional, Sequence, Tuple
 
 import libcst as cst
+from libcst.helpers import get_full_name_for_node
 
+from zmqlint.facts.dataflow import import_statements
 from zmqlint.model import ImportSpec
 
 #: Modules whose loads / dumps are pickle (or as unsafe), by qualified name.
@@ -32,21 +35,10 @@ DUMP_FUNCTIONS = frozenset(f"{m}.dumps" for m in PICKLE_MODULES)
 RUNTIME_MODULE = "zmqlint_runtime.serde"
 
 
-def module_names(module: cst.Module) -> Set[str]:
-    """Every identifier used in ``module`` (to avoid clashing with a local ``serde``)."""
-    names: Set[str] = set()
-
-    class Collect(cst.CSTVisitor):
-        def visit_Name(self, node: cst.Name) -> None:
-            names.add(node.value)
-
-    module.visit(Collect())
-    return names
-
-
-def serde_reference(module: cst.Module, names: Set[str]) -> Tuple[str, List[ImportSpec]]:
-    """How the fixed code names the runtime module, and the import that provides it."""
-    if "serde" not in names or _imports_serde(module):
+def serde_reference(module: cst.Module, source: str) -> Tuple[str, List[ImportSpec]]:
+    """How the fixed code names the runtime module, and the import that provides it: plain
+    ``serde`` unless the module already uses that word for something else."""
+    if re.search(r"\bserde\b", source) is None or _imports_serde(module):
         return "serde", [ImportSpec("zmqlint_runtime", "serde")]
     return RUNTIME_MODULE, [ImportSpec(RUNTIME_MODULE)]
 
@@ -69,26 +61,18 @@ def _imports_serde(module: cst.Module) -> bool:
 def pickle_imports(module: cst.Module) -> List[ImportSpec]:
     """Every import of a pickle-family module in ``module``, as specs to remove when unused."""
     specs: List[ImportSpec] = []
-
-    class Collect(cst.CSTVisitor):
-        def visit_Import(self, node: cst.Import) -> None:
+    for node in import_statements(module):
+        if isinstance(node, cst.Import):
             for alias in node.names:
-                name = cst.Module(body=[]).code_for_node(alias.name)
+                name = get_full_name_for_node(alias.name)
                 if name in PICKLE_MODULES:
-                    asname = alias.asname.name.value if alias.asname and isinstance(alias.asname.name, cst.Name) else None
-                    specs.append(ImportSpec(name, None, asname))
-
-        def visit_ImportFrom(self, node: cst.ImportFrom) -> None:
-            if node.relative or node.module is None or isinstance(node.names, cst.ImportStar):
-                return
-            name = cst.Module(body=[]).code_for_node(node.module)
+                    specs.append(ImportSpec(name, None, get_full_name_for_node(alias.asname.name) if alias.asname else None))
+        elif not node.relative and node.module is not None and not isinstance(node.names, cst.ImportStar):
+            name = get_full_name_for_node(node.module)
             for alias in node.names:
-                obj = alias.name.value if isinstance(alias.name, cst.Name) else None
-                asname = alias.asname.name.value if alias.asname and isinstance(alias.asname.name, cst.Name) else None
-                if name in PICKLE_MODULES or (obj is not None and f"{name}.{obj}" in PICKLE_MODULES):
-                    specs.append(ImportSpec(name, obj, asname))
-
-    module.visit(Collect())
+                obj = get_full_name_for_node(alias.name)
+                if name in PICKLE_MODULES or f"{name}.{obj}" in PICKLE_MODULES:
+                    specs.append(ImportSpec(name, obj, get_full_name_for_node(alias.asname.name) if alias.asname else None))
     return specs
 
 

@@ -21,7 +21,7 @@ from __future__ import annotations
 
 import ast
 from dataclasses import dataclass
-from typing import Callable, Dict, FrozenSet, Iterable, List, Optional, Sequence, Set, Tuple
+from typing import Callable, Dict, FrozenSet, Iterable, Iterator, List, Optional, Sequence, Set, Tuple, Union
 
 import libcst as cst
 from libcst.helpers import get_full_name_for_node
@@ -97,6 +97,8 @@ class TaintFlow:
         self.is_source = is_source
         self.on_call = on_call
         self.qualified = qualified
+        #: Calls that are awaited directly (``await sock.recv()``).
+        self.awaited: Dict[cst.Call, cst.Await] = {}
 
     # -- statements ------------------------------------------------------------------------
 
@@ -253,6 +255,8 @@ class TaintFlow:
         if isinstance(node, cst.Call):
             return self._call(node, env)
         if isinstance(node, cst.Await):
+            if isinstance(node.expression, cst.Call):
+                self.awaited[node.expression] = node
             return self._eval(node.expression, env)
         if isinstance(node, (cst.BinaryOperation, cst.BooleanOperation)):
             return self._eval(node.left, env) | self._eval(node.right, env)
@@ -312,6 +316,63 @@ class TaintFlow:
         if self.qualified(node.func) & PROPAGATING_FUNCTIONS:
             return _union(*arguments)
         return EMPTY
+
+
+def import_statements(module: cst.Module) -> Iterator[Union[cst.Import, cst.ImportFrom]]:
+    """Every import statement of ``module``, at any depth (functions, ``try`` blocks...),
+    found by walking statements only: much cheaper than visiting every expression."""
+    stack: List[cst.CSTNode] = list(reversed(module.body))
+    while stack:
+        node = stack.pop()
+        if isinstance(node, cst.SimpleStatementLine):
+            yield from (s for s in node.body if isinstance(s, (cst.Import, cst.ImportFrom)))
+            continue
+        for name in ("body", "orelse", "handlers", "finalbody", "cases"):
+            part = getattr(node, name, None)
+            if part is None:
+                continue
+            if isinstance(part, (cst.IndentedBlock, cst.SimpleStatementSuite)):
+                part = part.body
+            elif isinstance(part, (cst.Else, cst.Finally, cst.If)):
+                part = [part]
+            if isinstance(part, (list, tuple)):
+                stack.extend(reversed(part))
+
+
+def import_aliases(module: cst.Module) -> Dict[str, Set[str]]:
+    """Local name -> the qualified names it was imported as, from every import in the module
+    (top level, functions, ``try: import cPickle as pickle / except ImportError: import pickle``)."""
+    aliases: Dict[str, Set[str]] = {}
+    for node in import_statements(module):
+        if isinstance(node, cst.Import):
+            for alias in node.names:
+                dotted = get_full_name_for_node(alias.name) or ""
+                if alias.asname is not None:
+                    local = get_full_name_for_node(alias.asname.name) or dotted
+                    aliases.setdefault(local, set()).add(dotted)
+                else:
+                    head = dotted.partition(".")[0]
+                    aliases.setdefault(head, set()).add(head)
+        elif not node.relative and node.module is not None and not isinstance(node.names, cst.ImportStar):
+            module_name = get_full_name_for_node(node.module)
+            for alias in node.names:
+                name = get_full_name_for_node(alias.name)
+                local = get_full_name_for_node(alias.asname.name) if alias.asname else name
+                if name and local:
+                    aliases.setdefault(local, set()).add(f"{module_name}.{name}")
+    return aliases
+
+
+def qualified_names(node: cst.CSTNode, aliases: Dict[str, Set[str]]) -> Set[str]:
+    """What ``node`` (``pk.loads``, ``unpickle``) may name, through the module's imports; a
+    plain name not imported stands for itself (builtins), a dotted one for nothing known."""
+    dotted = get_full_name_for_node(node)
+    if not dotted:
+        return set()
+    head, _, rest = dotted.partition(".")
+    if head not in aliases:
+        return set() if rest else {dotted}
+    return {f"{origin}.{rest}" if rest else origin for origin in aliases[head]}
 
 
 def method_name(call: cst.Call) -> Optional[str]:

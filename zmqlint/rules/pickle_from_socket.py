@@ -4,10 +4,10 @@ from typing import Dict, List, Optional, Set, Tuple
 
 import libcst as cst
 from libcst.helpers import get_full_name_for_node
-from libcst.metadata import ParentNodeProvider, PositionProvider, QualifiedNameProvider
+from libcst.metadata import PositionProvider
 
 from zmqlint.codemods import serde as codemod
-from zmqlint.facts.dataflow import Labels, TaintFlow, method_name, socket_channel
+from zmqlint.facts.dataflow import Labels, TaintFlow, import_aliases, method_name, qualified_names, socket_channel
 from zmqlint.model import Applicability, Fix, ImportSpec, Severity
 from zmqlint.rule import Invalid, Rule, Valid
 
@@ -23,23 +23,28 @@ class PickleSocketRule(Rule):
     """What SER201 and SER202 share: per-function dataflow, qualified names, and fixes that
     record the channel of their socket (for the run's peer warning)."""
 
-    METADATA_DEPENDENCIES = (PositionProvider, QualifiedNameProvider, ParentNodeProvider)
-    PREFILTER = ("pickle", "Pickle", "marshal", "dill", "_pyobj")
+    #: Words one of which a module must hold to pickle at all (imports or the pyobj API).
+    PICKLE_WORDS = ("pickle", "Pickle", "marshal", "dill", "_pyobj")
     RUN_NOTES = staticmethod(codemod.channel_notes)
 
     def __init__(self, context) -> None:
         super().__init__(context)
         self.functions: List[cst.FunctionDef] = []
+        self.active = False
         self._reference: Optional[Tuple[str, List[ImportSpec], List[ImportSpec]]] = None
 
     # -- traversal -------------------------------------------------------------------------
 
     def visit_Module(self, node: cst.Module) -> None:
-        self._analyse(node.body)
+        # Batched visitors cannot skip a subtree: remember whether this module can pickle at all.
+        self.active = any(word in self.context.source for word in self.PICKLE_WORDS)
+        if self.active:
+            self.aliases = import_aliases(node)
+            self._analyse(node.body)
 
     def visit_FunctionDef(self, node: cst.FunctionDef) -> None:
         self.functions.append(node)
-        if node.name.value not in PICKLE_API:
+        if self.active and node.name.value not in PICKLE_API:
             self._analyse(node.body.body if isinstance(node.body, cst.IndentedBlock) else [node.body])
 
     def leave_FunctionDef(self, original_node: cst.FunctionDef) -> None:
@@ -47,7 +52,9 @@ class PickleSocketRule(Rule):
 
     def _analyse(self, body) -> None:
         self.sites: Dict[cst.Call, Tuple[Labels, cst.Call]] = {}
-        TaintFlow(is_source=self.is_source, on_call=self.on_call, qualified=self.qualified).run(body)
+        flow = TaintFlow(is_source=self.is_source, on_call=self.on_call, qualified=self.qualified)
+        flow.run(body)
+        self.awaited = flow.awaited
         for node, (labels, via) in self.sites.items():
             self.report_site(node, labels, via)
 
@@ -65,7 +72,7 @@ class PickleSocketRule(Rule):
     # -- helpers ---------------------------------------------------------------------------
 
     def qualified(self, node: cst.CSTNode) -> Set[str]:
-        return {q.name for q in self.get_metadata(QualifiedNameProvider, node, set())}
+        return qualified_names(node, self.aliases)
 
     def add_site(self, node: cst.Call, labels: Labels, via: cst.Call) -> None:
         known = self.sites.get(node)
@@ -87,7 +94,6 @@ class PickleSocketRule(Rule):
             meta=codemod.channel_meta(direction, channel, socket),
         )
 
-    @property
     def reference(self) -> str:
         """How fixed code names ``zmqlint_runtime.serde`` in this module."""
         return self._imports()[0]
@@ -95,7 +101,7 @@ class PickleSocketRule(Rule):
     def _imports(self) -> Tuple[str, List[ImportSpec], List[ImportSpec]]:
         if self._reference is None:
             module = self.context.module
-            self._reference = (*codemod.serde_reference(module, codemod.module_names(module)), codemod.pickle_imports(module))
+            self._reference = (*codemod.serde_reference(module, self.context.source), codemod.pickle_imports(module))
         return self._reference
 
 
@@ -144,6 +150,8 @@ class PickleFromSocket(PickleSocketRule):
     NAME = "pickle-from-socket"
     SEVERITY = Severity.CRITICAL
     MESSAGE = "`{func}` of data received from a socket lets any peer run code on this host"
+    #: Every finding needs a `recv...` call (the source, or `recv_pyobj` itself).
+    PREFILTER = ("recv",)
     FIXES = (Applicability.UNSAFE,)
 
     VALID = [
@@ -360,13 +368,13 @@ class PickleFromSocket(PickleSocketRule):
 
     def report_site(self, node: cst.Call, labels: Labels, via: cst.Call) -> None:
         if method_name(node) == "recv_pyobj":
-            parent = self.get_metadata(ParentNodeProvider, node, None)
-            awaited = isinstance(parent, cst.Await)
+            awaited = self.awaited.get(node)
             fix = None
-            if awaited or not self.in_async_function():
-                new = codemod.recv_pyobj_replacement(node, awaited, self.reference)
+            if awaited is not None or not self.in_async_function():
+                new = codemod.recv_pyobj_replacement(node, awaited is not None, self.reference())
                 if new is not None:
-                    target = parent if awaited else node
+                    # An awaited call is rewritten from its `await`: the await moves inside.
+                    target = awaited if awaited is not None else node
                     fix = self.fix("decode with zmqlint_runtime.serde instead of pickle", {target: new}, "recv", node)
             self.report(node, self.MESSAGE.format(func="recv_pyobj"), fix=fix)
             return
@@ -374,7 +382,7 @@ class PickleFromSocket(PickleSocketRule):
         qualified = sorted(names & codemod.LOAD_FUNCTIONS)
         fix = None
         if qualified:
-            new = codemod.loads_replacement(node, qualified[0], self.reference)
+            new = codemod.loads_replacement(node, qualified[0], self.reference())
             if new is not None:
                 fix = self.fix("decode with zmqlint_runtime.serde instead of pickle", {node: new}, "recv", via)
         shown = qualified[0] if qualified else sorted(names)[0]

@@ -52,6 +52,8 @@ class PickleToSocket(PickleSocketRule):
     SEVERITY = Severity.HIGH
     MESSAGE = "`{func}` sent on a socket: the receiver must unpickle it, which lets any sender run code there"
     FIXES = (Applicability.UNSAFE,)
+    #: Every finding needs a `send...` call (the sink, or `send_pyobj` itself).
+    PREFILTER = ("send",)
 
     VALID = [
         Valid(
@@ -174,11 +176,11 @@ class PickleToSocket(PickleSocketRule):
 
     def report_site(self, node: cst.Call, labels: Labels, via: cst.Call) -> None:
         if method_name(node) == "send_pyobj":
-            new = codemod.send_pyobj_replacement(node, self.reference)
+            new = codemod.send_pyobj_replacement(node, self.reference())
             fix = new and self.fix("encode with zmqlint_runtime.serde instead of pickle", {node: new}, "send", node)
             self.report(node, self.MESSAGE.format(func="send_pyobj"), fix=fix)
             return
         qualified = sorted(self.qualified(node.func) & codemod.DUMP_FUNCTIONS)
-        new = codemod.dumps_replacement(node, self.reference)
+        new = codemod.dumps_replacement(node, self.reference())
         fix = new and self.fix("encode with zmqlint_runtime.serde instead of pickle", {node: new}, "send", via)
         self.report(node, self.MESSAGE.format(func=qualified[0]), fix=fix)
