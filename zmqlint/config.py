@@ -126,7 +126,10 @@ class Config:
         `pyproject.toml` with a `[tool.zmqlint]` table above the first path, else defaults."""
         if explicit is not None:
             return cls.from_file(explicit)
-        start = Path(paths[0]).resolve() if paths else Path.cwd()
+        try:
+            start = Path(paths[0]).resolve() if paths else Path.cwd()
+        except (OSError, RuntimeError):  # a symbolic link loop: look from where the link is
+            start = Path(paths[0]).absolute()
         if start.is_file() or not start.exists():
             start = start.parent
         fallback_root = None

@@ -35,6 +35,21 @@ def _is_python_script(path: Path) -> bool:
     return first.startswith(b"#!") and b"python" in first
 
 
+def _resolve(path: Path) -> Path:
+    """``path`` made absolute with symbolic links followed; a loop is left unresolved rather
+    than raising (as `Path.resolve` does)."""
+    return Path(os.path.realpath(path))
+
+
+def _link_problem(path: Path) -> str:
+    """Why a symbolic link cannot be followed (dangling, or a loop)."""
+    try:
+        os.stat(path)
+    except OSError as exc:
+        return f"broken symbolic link ({exc.strerror or exc})"
+    return "broken symbolic link"
+
+
 def discover(paths: Sequence[str], config: Config) -> Discovered:
     """Python files under ``paths``, sorted, each once; excluded folders are not entered."""
     result = Discovered()
@@ -45,9 +60,9 @@ def discover(paths: Sequence[str], config: Config) -> Discovered:
         if not path.exists() and not path.is_symlink():
             raise UsagePathError(f"path does not exist: {given}")
         if path.is_file() or (path.is_symlink() and not path.is_dir()):
-            resolved = path.resolve()
+            resolved = _resolve(path)
             if not path.exists():
-                result.unreadable.append((given, "broken symbolic link"))
+                result.unreadable.append((given, _link_problem(path)))
             elif path.suffix in PYTHON_SUFFIXES or _is_python_script(path):
                 if resolved not in seen:
                     seen.add(resolved)
@@ -55,7 +70,11 @@ def discover(paths: Sequence[str], config: Config) -> Discovered:
             else:
                 result.notes.append(f"{given}: not a Python file, skipped")
             continue
-        base = path.resolve()
+        if not path.is_dir():
+            # A FIFO, socket or device: never opened (reading a FIFO would block).
+            result.unreadable.append((given, "not a regular file"))
+            continue
+        base = _resolve(path)
         # Excludes match paths relative to the project root when the folder is inside it,
         # else relative to the folder itself; the folder the user named is never excluded.
         anchor = config.root if base.is_relative_to(config.root) else base
@@ -81,13 +100,18 @@ def discover(paths: Sequence[str], config: Config) -> Discovered:
                 rel = f"{rel_folder}/{name}" if rel_folder != "." else name
                 if spec.match_file(rel):
                     continue
-                resolved = file_path.resolve()
+                resolved = _resolve(file_path)
                 if resolved in seen:
                     continue
-                if not file_path.exists():
-                    continue  # a dangling symlink
-                seen.add(resolved)
                 shown = os.path.normpath(os.path.join(given, file_path.relative_to(base).as_posix()))
+                if not file_path.exists():
+                    result.unreadable.append((shown, _link_problem(file_path)))
+                    continue
+                if not file_path.is_file():
+                    # A FIFO, socket or device named like a module: never opened.
+                    result.unreadable.append((shown, "not a regular file"))
+                    continue
+                seen.add(resolved)
                 found.append((resolved, shown))
         result.files.extend(sorted(found, key=lambda item: item[1]))
     return result

@@ -11,6 +11,7 @@ rewritten.
 from __future__ import annotations
 
 import ast
+import dataclasses
 import traceback
 import warnings
 from pathlib import Path
@@ -19,6 +20,7 @@ from typing import Dict, Iterable, List, Mapping, Optional, Sequence, Set, Tuple
 import libcst as cst
 from libcst.metadata import PositionProvider
 
+from zmqlint import tolerant
 from zmqlint.config import Config
 from zmqlint.index import ProjectIndex
 from zmqlint.model import FileResult, Finding, Fix, FixMode, Severity
@@ -189,23 +191,26 @@ class Engine:
         """Findings for ``text`` (the content of ``path``), the module the rules saw (None if
         it did not parse or nothing needed parsing), and internal errors."""
         rules = self.rules_for(path, text)
-        if not rules:
-            if self._code_enabled_for(path, "E999") and not compiles_ast(text):
-                return [syntax_error_finding(display_path, text, SyntaxError("invalid syntax"))], None, []
+        if not rules and compiles_ast(text):
             return [], None, []
-        try:
-            module = cst.parse_module(text)
-        except (cst.ParserSyntaxError, RecursionError, MemoryError, ValueError) as exc:
-            findings = []
-            if self._code_enabled_for(path, "E999"):
-                findings.append(syntax_error_finding(display_path, text, exc))
-            return findings, None, []
+        # A file with syntax errors is analysed with its broken statements set aside
+        # (`zmqlint.tolerant`); it gets an E999 per broken part and is never rewritten.
+        parsed = tolerant.parse(text, need_module=bool(rules))
+        syntax_errors: List[Finding] = []
+        if self._code_enabled_for(path, "E999"):
+            if parsed.failure is not None:
+                syntax_errors.append(engine_finding(display_path, "E999", parsed.failure))
+            for problem in parsed.problems:
+                syntax_errors.append(engine_finding(display_path, "E999", problem.message, problem.line, problem.column))
+        module = parsed.module
+        if module is None:
+            return syntax_errors, None, []
         try:
             wrapper = _LazyPositionsWrapper(module, unsafe_skip_copy=True)
             context = RuleContext(
                 path=path,
                 display_path=display_path,
-                source=text,
+                source=parsed.text,
                 wrapper=wrapper,
                 config=self.config,
                 index=self.index,
@@ -218,6 +223,10 @@ class Engine:
             return [], None, [f"{display_path}: internal error while checking: {detail}"]
         suppressions = parse_suppressions(text)
         findings = [f for f in context.findings if not is_suppressed(suppressions, f.line, f.code)]
+        if parsed.repaired:
+            findings = [dataclasses.replace(f, fix=None) for f in findings] + syntax_errors
+            findings.sort(key=lambda f: f.sort_key)
+            return findings, None, []
         findings.sort(key=lambda f: f.sort_key)
         return findings, wrapper.module, []
 

@@ -9,6 +9,7 @@ since it was read is left alone.
 from __future__ import annotations
 
 import codecs
+import contextlib
 import io
 import os
 import stat
@@ -16,6 +17,7 @@ import tempfile
 import tokenize
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Iterator
 
 
 class SourceError(Exception):
@@ -37,7 +39,16 @@ class SourceFile:
     @classmethod
     def read(cls, path: Path) -> "SourceFile":
         try:
-            raw = Path(path).read_bytes()
+            # Only regular files: reading a FIFO or a device named `x.py` would block forever
+            # or never end. O_NONBLOCK keeps a FIFO swapped in after the check from blocking.
+            fd = os.open(path, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0) | getattr(os, "O_BINARY", 0))
+            try:
+                if not stat.S_ISREG(os.fstat(fd).st_mode):
+                    raise SourceError("cannot read file: not a regular file")
+                with os.fdopen(fd, "rb", closefd=False) as handle:
+                    raw = handle.read()
+            finally:
+                os.close(fd)
         except OSError as exc:
             raise SourceError(f"cannot read file: {exc.strerror or exc}") from exc
         return cls.from_bytes(path, raw)
@@ -81,6 +92,14 @@ class SourceFile:
 
 
 def atomic_replace(path: Path, data: bytes, *, expected: bytes | None = None) -> None:
+    """Replace ``path`` by a file holding ``data`` (same mode, and owner where permitted),
+    through a temporary file in the same folder and one `os.replace`.
+
+    With ``expected``, the file must still hold those bytes: the check and the replace run
+    under an exclusive lock on the folder, so two zmqlint processes cannot both pass the check
+    and overwrite each other. A writer that does not take the lock (an editor) can still slip
+    in between the check and the rename: that window is a few system calls long.
+    """
     path = Path(path)
     st = os.stat(path)
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".zmqlint-tmp", dir=path.parent)
@@ -90,12 +109,45 @@ def atomic_replace(path: Path, data: bytes, *, expected: bytes | None = None) ->
             handle.flush()
             os.fsync(handle.fileno())
         os.chmod(tmp, stat.S_IMODE(st.st_mode))
-        if expected is not None and Path(path).read_bytes() != expected:
-            raise ConcurrentModification(f"{path} changed on disk while it was being fixed; left as it was")
-        os.replace(tmp, path)
+        if hasattr(os, "chown") and (st.st_uid, st.st_gid) != (os.geteuid(), os.getegid()):
+            try:
+                os.chown(tmp, st.st_uid, st.st_gid)
+            except OSError:
+                pass  # not permitted: the file becomes ours, as any editor's save would
+        with _folder_lock(path.parent):
+            if expected is not None and _current_bytes(path) != expected:
+                raise ConcurrentModification(f"{path} changed on disk while it was being fixed; left as it was")
+            os.replace(tmp, path)
     except BaseException:
         try:
             os.unlink(tmp)
         except OSError:
             pass
         raise
+
+
+def _current_bytes(path: Path) -> bytes | None:
+    try:
+        return Path(path).read_bytes()
+    except OSError:
+        return None
+
+
+@contextlib.contextmanager
+def _folder_lock(folder: Path) -> Iterator[None]:
+    """An exclusive advisory lock on ``folder`` (POSIX ``flock``; nothing elsewhere)."""
+    try:
+        import fcntl
+    except ImportError:  # pragma: no cover - Windows
+        yield
+        return
+    try:
+        fd = os.open(folder, os.O_RDONLY)
+    except OSError:
+        yield
+        return
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX)
+        yield
+    finally:
+        os.close(fd)  # closing releases the lock

@@ -1,0 +1,368 @@
+"""Error-tolerant parsing: lint the parts of a broken file that parse.
+
+A file with a syntax error is still worth checking: in real trees many files hold a
+half-finished edit, and the bug a user wants found may sit thirty lines below it. So when the
+interpreter rejects a file, the broken statements are set aside and the rest is parsed:
+
+1. CPython compiles the text; its `SyntaxError` gives a line.
+2. The top-level statement holding that line is found (a statement starts on a line at
+   column 0 that is not inside a multi-line string, not a clause like ``else:`` and not a
+   closing bracket; decorators belong to the definition below them).
+3. If that statement is a compound one (``class``, ``def``, ``if``, ``with``, ...) whose header
+   compiles on its own and the line lies in its body, the same is done one level down, and
+   further down as long as headers parse.
+4. The statement found is replaced: by blank lines at the top level, by ``pass`` (then blank
+   lines) inside a block, so the block stays a block. Line numbers of everything else do not
+   change, and neither do the columns.
+5. Repeat until the text compiles (within a bounded number of rounds).
+
+Each round's `SyntaxError` is one problem to report (E999): the first is CPython's own message
+on the original file. A file that needed repairing is never rewritten by fixes: the engine
+hands rules the repaired text for analysis only.
+
+`parse` is also where files too deep for LibCST are turned away: LibCST's native parser
+overflows its stack (killing the process) on inputs CPython accepts, such as a ``and`` chain of
+ten thousand operands, and gets very slow on long postfix chains; its visitors hit Python's
+recursion limit near a depth of 330 anyway. CPython parses first; a tree whose nesting (as
+LibCST would nest it) passes `MAX_DEPTH` is reported, not handed to LibCST.
+"""
+
+from __future__ import annotations
+
+import ast
+import io
+import re
+import tokenize
+import warnings
+from dataclasses import dataclass, field
+from typing import List, Optional, Set, Tuple
+
+import libcst as cst
+
+#: Deeper than this (in LibCST's nesting) and a file is not analysed. LibCST's own visitors
+#: give up near 330; its native parser crashes the process somewhere above 3000.
+MAX_DEPTH = 500
+#: At most this many broken regions are set aside before giving up on a file.
+MAX_ROUNDS = 100
+#: Above this size, the tokenizer's help (which lines are inside strings) is skipped.
+TOKENIZE_LIMIT = 2_000_000
+
+TOO_DEEP = "the file is nested too deeply to analyse"
+
+_LINE = re.compile(r"[^\r\n]*(?:\r\n|\r|\n)|[^\r\n]+\Z")
+_CLAUSE = re.compile(r"(else|elif|except|finally)\b")
+_HEADER_END = re.compile(r":\s*(#.*)?$")
+_COMPOUND = re.compile(r"(async\s+)?(def|class|if|for|while|with|try)\b|@")
+
+
+@dataclass(frozen=True)
+class SyntaxProblem:
+    """One syntax error: 1-based line and column, the interpreter's message."""
+
+    line: int
+    column: int
+    message: str
+
+
+@dataclass
+class Parsed:
+    """The outcome of `parse`."""
+
+    #: The module rules may analyse (None when nothing could be parsed).
+    module: Optional[cst.Module]
+    #: The text ``module`` was parsed from: the file itself, or the repaired text.
+    text: str
+    #: Syntax errors (E999); empty when the file parses as it is.
+    problems: List[SyntaxProblem] = field(default_factory=list)
+    #: Set when the file cannot be analysed at all for a reason other than syntax (too deep,
+    #: NUL bytes): the message to report.
+    failure: Optional[str] = None
+    #: 1-based (first, last) line ranges set aside.
+    regions: List[Tuple[int, int]] = field(default_factory=list)
+
+    @property
+    def repaired(self) -> bool:
+        """True when the module was parsed from a repaired text: analyse, never rewrite."""
+        return bool(self.problems) and self.module is not None
+
+
+@dataclass
+class Repair:
+    text: str
+    problems: List[SyntaxProblem]
+    regions: List[Tuple[int, int]]
+
+
+def split_lines(text: str) -> List[str]:
+    """``text`` split after each line ending the interpreter knows (``\\n``, ``\\r\\n``, ``\\r``),
+    endings kept. Unlike `str.splitlines`, form feeds and other separators do not split."""
+    return _LINE.findall(text)
+
+
+def _compile(text: str) -> Optional[SyntaxError]:
+    """The SyntaxError CPython raises for ``text``, or None. Other failures propagate."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        try:
+            compile(text, "<tolerant>", "exec", flags=ast.PyCF_ONLY_AST, dont_inherit=True)
+        except SyntaxError as exc:
+            return exc
+    return None
+
+
+def problem_of(exc: SyntaxError) -> SyntaxProblem:
+    return SyntaxProblem(line=exc.lineno or 1, column=max(exc.offset or 1, 1), message=f"SyntaxError: {exc.msg}")
+
+
+def cst_depth(tree: ast.AST) -> int:
+    """How deep LibCST will nest ``tree``: its depth, where a ``BoolOp`` of n operands counts
+    n - 1 levels (CPython keeps them flat, LibCST nests them)."""
+    deepest = 0
+    stack = [(tree, 1)]
+    while stack:
+        node, depth = stack.pop()
+        if depth > deepest:
+            deepest = depth
+        step = len(node.values) - 1 if isinstance(node, ast.BoolOp) else 1
+        for child in ast.iter_child_nodes(node):
+            stack.append((child, depth + step))
+    return deepest
+
+
+def parse(text: str, *, need_module: bool = True) -> Parsed:
+    """Parse ``text`` for analysis, setting broken statements aside (see the module docs).
+
+    With ``need_module`` False, only the problems are computed (no LibCST parse).
+    """
+    if "\0" in text:
+        return Parsed(None, text, failure="the file contains NUL bytes; not Python source")
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            tree = ast.parse(text)
+    except SyntaxError as exc:
+        repair = repair_text(text, exc)
+        if repair is None:
+            return Parsed(None, text, problems=[problem_of(exc)])
+        return _parse_cst(repair.text, repair.problems, repair.regions, need_module)
+    except (RecursionError, MemoryError):
+        return Parsed(None, text, failure=TOO_DEEP)
+    except ValueError as exc:
+        return Parsed(None, text, failure=f"cannot parse: {exc}")
+    if len(text) > MAX_DEPTH and cst_depth(tree) > MAX_DEPTH:
+        return Parsed(None, text, failure=TOO_DEEP)
+    return _parse_cst(text, [], [], need_module)
+
+
+def _parse_cst(text: str, problems: List[SyntaxProblem], regions, need_module: bool) -> Parsed:
+    if problems:
+        # A repaired text went through CPython again; check its depth the same way.
+        try:
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore")
+                tree = ast.parse(text)
+        except (SyntaxError, RecursionError, MemoryError, ValueError):
+            return Parsed(None, text, problems=problems)
+        if len(text) > MAX_DEPTH and cst_depth(tree) > MAX_DEPTH:
+            return Parsed(None, text, problems=problems)
+    if not need_module:
+        return Parsed(None, text, problems=problems, regions=regions)
+    try:
+        module = cst.parse_module(text)
+    except cst.ParserSyntaxError as exc:
+        if problems:
+            return Parsed(None, text, problems=problems, regions=regions)
+        message = getattr(exc, "message", None) or str(exc).splitlines()[0]
+        line = getattr(exc, "raw_line", 1) or 1
+        column = (getattr(exc, "raw_column", 0) or 0) + 1
+        return Parsed(None, text, problems=[SyntaxProblem(line, column, f"cannot parse: {message}")])
+    except (RecursionError, MemoryError):
+        return Parsed(None, text, problems=problems, failure=None if problems else TOO_DEEP)
+    return Parsed(module, text, problems=problems, regions=regions)
+
+
+# -- repairing ---------------------------------------------------------------------------------
+
+
+def repair_text(text: str, error: Optional[SyntaxError] = None) -> Optional[Repair]:
+    """``text`` with its broken statements replaced so that CPython accepts it (same number of
+    lines), with each syntax error met on the way; None if that does not succeed."""
+    if error is None:
+        try:
+            error = _compile(text)
+        except (RecursionError, MemoryError, ValueError):
+            return None
+        if error is None:
+            return None
+    lines = split_lines(text)
+    if not lines:
+        return None
+    in_string = _string_lines(text) if len(text) <= TOKENIZE_LIMIT else set()
+    problems = [problem_of(error)]
+    regions: List[Tuple[int, int]] = []
+    rounds = min(MAX_ROUNDS, max(5, 50_000_000 // max(len(text), 1)))
+    for _ in range(rounds):
+        region = _set_aside(lines, in_string, error.lineno or len(lines))
+        if region is None:
+            return None
+        regions.append(region)
+        candidate = "".join(lines)
+        try:
+            error = _compile(candidate)
+        except (RecursionError, MemoryError, ValueError):
+            return None
+        if error is None:
+            return Repair(candidate, problems, sorted(regions))
+        problem = problem_of(error)
+        if all(p.line != problem.line for p in problems):
+            problems.append(problem)
+    return None
+
+
+def _string_lines(text: str) -> Set[int]:
+    """0-based indexes of lines that continue a multi-line string (never statement starts),
+    as far as the tokenizer gets before the error."""
+    inside: Set[int] = set()
+    try:
+        for tok in tokenize.generate_tokens(io.StringIO(text).readline):
+            if tok.type == tokenize.STRING and tok.end[0] > tok.start[0]:
+                inside.update(range(tok.start[0], tok.end[0]))  # 0-based: lines after the first
+    except (tokenize.TokenError, SyntaxError, IndentationError, ValueError, RecursionError, MemoryError):
+        pass
+    return inside
+
+
+def _indent(line: str) -> Optional[int]:
+    """Indentation width of ``line`` (tabs to multiples of 8), None for blank/comment lines."""
+    width = 0
+    for char in line:
+        if char == " ":
+            width += 1
+        elif char == "\t":
+            width = (width // 8 + 1) * 8
+        elif char == "\f":
+            width = 0
+        else:
+            return None if char in "#\r\n" else width
+    return None
+
+
+def _code(line: str) -> str:
+    return line.lstrip(" \t\f")
+
+
+def _starts(lines: List[str], in_string: Set[int], start: int, end: int, indent: int) -> List[int]:
+    """Indexes in [start, end) where a statement at ``indent`` begins."""
+    starts: List[int] = []
+    for number in range(start, end):
+        if number in in_string:
+            continue
+        width = _indent(lines[number])
+        if width is None or width > indent:
+            continue
+        code = _code(lines[number])
+        if starts and (_CLAUSE.match(code) or code[:1] in ")]}"):
+            continue  # `else:`, `except ...:`, a closing bracket: part of the statement above
+        if starts and _code(lines[_last_code_line(lines, in_string, starts[-1], number)]).startswith("@"):
+            continue  # a decorator's statement runs on to the definition it decorates
+        starts.append(number)
+    return starts
+
+
+def _last_code_line(lines: List[str], in_string: Set[int], start: int, end: int) -> int:
+    """The last non-blank line in [start, end) (``start`` if none)."""
+    for number in range(end - 1, start - 1, -1):
+        if number not in in_string and _indent(lines[number]) is not None:
+            return number
+    return start
+
+
+def _header_end(lines: List[str], start: int, end: int) -> Optional[int]:
+    """The line ending the compound statement header that begins at ``start``."""
+    for number in range(start, min(end, start + 50)):
+        if _HEADER_END.search(lines[number].rstrip("\r\n")):
+            return number
+    return None
+
+
+def _header_parses(lines: List[str], start: int, header_end: int, indent_text: str) -> bool:
+    header = "".join(line[len(indent_text):] if line.startswith(indent_text) else line.lstrip(" \t") for line in lines[start : header_end + 1])
+    first = _code(lines[start])
+    tail = "\n except Exception: pass\n" if re.match(r"try\b", first) else "\n"
+    try:
+        return _compile(header.rstrip("\r\n") + "\n pass" + tail) is None
+    except (RecursionError, MemoryError, ValueError):
+        return False
+
+
+def _compiles_alone(lines: List[str], first: int, last: int, indent_text: str) -> bool:
+    body = "".join(line[len(indent_text) :] if line.startswith(indent_text) else line.lstrip(" \t\f") for line in lines[first:last])
+    try:
+        return _compile(body) is None
+    except (RecursionError, MemoryError, ValueError):
+        return False
+
+
+def _set_aside(lines: List[str], in_string: Set[int], error_line: int) -> Optional[Tuple[int, int]]:
+    """Replace the innermost broken statement at ``error_line`` (1-based); its 1-based range.
+
+    The interpreter often reports an error after its cause (``x = (1,`` is reported on the
+    next statement): when the statement holding the line compiles on its own, the nearest
+    statement before it that does not is the one set aside.
+    """
+    target = min(max(error_line, 1), len(lines)) - 1
+    start, end, indent, nested = 0, len(lines), 0, False
+    while True:
+        starts = _starts(lines, in_string, start, end, indent)
+        if not starts:
+            return None
+        bounds = list(zip(starts, starts[1:] + [end]))
+        holding = max((i for i, (first, _) in enumerate(bounds) if first <= target), default=0)
+        chosen = holding
+        for i in range(holding, max(holding - 50, -1), -1):
+            first, last = bounds[i]
+            indent_text = lines[first][: len(lines[first]) - len(_code(lines[first]))]
+            if not _compiles_alone(lines, first, last, indent_text):
+                chosen = i
+                break
+        first, last = bounds[chosen]
+        if chosen != holding:
+            target = _last_code_line(lines, in_string, first, last)
+        # Inside a compound statement whose header parses: go one level down.
+        code = _code(lines[first])
+        indent_text = lines[first][: len(lines[first]) - len(code)]
+        header_end = _header_end(lines, first, last) if _COMPOUND.match(code) else None
+        if header_end is not None and target > header_end and _header_parses(lines, first, header_end, indent_text):
+            body_end = header_end + 1
+            while body_end < last:
+                width = _indent(lines[body_end])
+                if width is not None and body_end not in in_string and width <= indent:
+                    break
+                body_end += 1
+            body_indents = [
+                _indent(lines[n]) for n in range(header_end + 1, body_end) if n not in in_string and _indent(lines[n]) is not None
+            ]
+            if target < body_end and body_indents and body_indents[0] > indent:
+                inner = _starts(lines, in_string, header_end + 1, body_end, body_indents[0])
+                if inner and inner[0] <= target:
+                    start, end, indent, nested = header_end + 1, body_end, body_indents[0], True
+                    continue
+        return _blank(lines, first, last, top_level=not nested)
+
+
+def _blank(lines: List[str], first: int, last: int, *, top_level: bool) -> Optional[Tuple[int, int]]:
+    changed = False
+    for number in range(first, last):
+        line = lines[number]
+        ending = line[len(line.rstrip("\r\n")) :] or "\n"
+        if number == first and not top_level:
+            code = _code(line)
+            new = line[: len(line) - len(code)] + "pass" + ending
+        else:
+            new = ending
+        if number == len(lines) - 1 and not line.endswith(("\n", "\r")):
+            new = new.rstrip("\r\n")
+        if new != line:
+            lines[number] = new
+            changed = True
+    return (first + 1, last) if changed else None
