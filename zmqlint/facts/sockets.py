@@ -530,7 +530,8 @@ class Misuse:
     factory: Factory
     #: The module holding ``factory_call`` (the fix only applies in the file being checked).
     factory_module: ModuleInfo
-    function: FunctionInfo
+    #: The function holding the use (None: module level).
+    function: Optional[FunctionInfo]
     subject: str
 
 
@@ -624,17 +625,19 @@ def socket_misuses(index: ProjectIndex, module: ModuleInfo, extra: Sequence[str]
 
 def _find_misuses(index: ProjectIndex, module: ModuleInfo, extra: Tuple[str, ...]) -> List[Misuse]:
     found: Dict[int, Misuse] = {}
-    for func in _enclosing_functions(module):
-        self_name = _self_name(func)
+    scopes: List[Tuple[Optional[FunctionInfo], Sequence[ast.stmt]]] = [(None, module.tree.body)]
+    scopes += [(func, func.node.body) for func in _enclosing_functions(module)]
+    for func, body in scopes:
+        self_name = _self_name(func) if func is not None else None
         state: Dict[str, _Origin] = {}
-        if func.owner is not None and self_name:
+        if func is not None and func.owner is not None and self_name:
             for attr, origin in _class_factory_attrs(index, func.owner, extra).items():
                 state[f"{self_name}.{attr}"] = origin
 
         def note(kind: str, use: ast.Call, origin: _Origin, subject: str) -> None:
             found.setdefault(id(use), Misuse(kind, use, origin.call, origin.factory, origin.module, func, subject))
 
-        for stmt, exprs in _statement_walk(func.node.body):
+        for stmt, exprs in _statement_walk(body):
             for call in _calls_in(exprs):
                 if isinstance(call.func, ast.Attribute) and call.func.attr in BIND_METHODS + CONNECT_METHODS:
                     subject = dotted_name(call.func.value)
