@@ -37,7 +37,6 @@ catch `SerdeError`, log it and go on serving the next message.
 from __future__ import annotations
 
 import datetime as _dt
-import hashlib
 import hmac
 import os
 import sys
@@ -68,6 +67,8 @@ _VERSION = 1
 _FLAG_SIGNED = 0x01
 _HEADER_LEN = 4
 _MAC_LEN = 32
+_HEADER_PLAIN = bytes((_MAGIC[0], _MAGIC[1], _VERSION, 0))
+_HEADER_SIGNED = bytes((_MAGIC[0], _MAGIC[1], _VERSION, _FLAG_SIGNED))
 
 _EXT_NDARRAY = 1
 _EXT_DATETIME = 2
@@ -293,15 +294,14 @@ def dumps(obj: Any, *, key: Optional[Key] = None, max_size: int = DEFAULT_MAX_SI
         raise
     except (TypeError, ValueError, OverflowError) as exc:
         raise UnsupportedType(f"cannot encode the message: {exc}") from exc
-    header = bytes((_MAGIC[0], _MAGIC[1], _VERSION, _FLAG_SIGNED if secret else 0))
-    size = len(header) + len(body) + (_MAC_LEN if secret else 0)
+    size = _HEADER_LEN + len(body) + (_MAC_LEN if secret else 0)
     if size > max_size:
         raise MessageTooLarge(f"message of {size} bytes exceeds the maximum of {max_size} bytes")
     if secret is None:
-        return header + body
-    mac = hmac.new(secret, header, hashlib.sha256)
-    mac.update(body)
-    return b"".join((header, mac.digest(), body))
+        return _HEADER_PLAIN + body
+    signed = _HEADER_SIGNED + body
+    # The MAC covers header and body and trails them, so the receiver checks it without a copy.
+    return signed + hmac.digest(secret, signed, "sha256")
 
 
 def loads(data: Any, *, key: Optional[Key] = None, max_size: int = DEFAULT_MAX_SIZE, schema: Optional[Schema] = None) -> Any:
@@ -313,10 +313,12 @@ def loads(data: Any, *, key: Optional[Key] = None, max_size: int = DEFAULT_MAX_S
         view = memoryview(data)
     except TypeError:
         raise MalformedMessage(f"expected bytes, got {type(data).__name__}") from None
-    if view.nbytes > max_size:
-        raise MessageTooLarge(f"message of {view.nbytes} bytes exceeds the maximum of {max_size} bytes")
-    view = view.cast("B") if view.ndim != 1 or view.format != "B" else view
-    if view.nbytes < _HEADER_LEN or view[:2] != _MAGIC:
+    if view.ndim != 1 or view.format != "B":
+        view = view.cast("B")
+    size = view.nbytes
+    if size > max_size:
+        raise MessageTooLarge(f"message of {size} bytes exceeds the maximum of {max_size} bytes")
+    if size < _HEADER_LEN or view[0] != _MAGIC[0] or view[1] != _MAGIC[1]:
         raise MalformedMessage("not a serde message (missing header); was it sent with pickle or another format?")
     version, flags = view[2], view[3]
     if version != _VERSION:
@@ -325,20 +327,18 @@ def loads(data: Any, *, key: Optional[Key] = None, max_size: int = DEFAULT_MAX_S
         raise MalformedMessage(f"unknown header flags {flags:#x}")
     secret = _key_bytes(key)
     signed = bool(flags & _FLAG_SIGNED)
-    body_start = _HEADER_LEN + (_MAC_LEN if signed else 0)
+    body_end = size - _MAC_LEN if signed else size
     if secret is not None:
         if not signed:
             raise BadSignature("message is not signed but a key is configured")
-        if view.nbytes < body_start:
+        if body_end < _HEADER_LEN:
             raise BadSignature("message is too short to hold its signature")
-        mac = hmac.new(secret, view[:_HEADER_LEN], hashlib.sha256)
-        mac.update(view[body_start:])
-        if not hmac.compare_digest(mac.digest(), view[_HEADER_LEN:body_start]):
+        if not hmac.compare_digest(hmac.digest(secret, view[:body_end], "sha256"), view[body_end:]):
             raise BadSignature("message signature does not match (wrong key or tampered message)")
     elif signed:
         raise BadSignature(f"message is signed but no key is configured (pass key= or set {KEY_ENV})")
     try:
-        message = _unpack(view[body_start:])
+        message = _unpack(view[_HEADER_LEN:body_end])
     except SerdeError:
         raise
     except RecursionError:

@@ -7,7 +7,6 @@ import os
 import shutil
 import subprocess
 import sys
-import textwrap
 from pathlib import Path
 
 import pytest
@@ -61,18 +60,6 @@ NOT_RECEIVED = [
 ]
 
 
-@pytest.mark.parametrize("code,line", list(RECEIVED.items()), ids=range(len(RECEIVED)))
-def test_ser201_catches(tree, code, line):
-    root = tree({"m.py": code + "\n"})
-    assert _count(root, "SER201") == [("SER201", line)]
-
-
-@pytest.mark.parametrize("code", NOT_RECEIVED, ids=range(len(NOT_RECEIVED)))
-def test_ser201_ignores(tree, code):
-    root = tree({"m.py": code + "\n"})
-    assert _count(root, "SER201") == []
-
-
 SENT = {
     "import pickle as p\ndef f(s, o):\n    s.sendall(p.dumps(o))": 3,
     "import marshal\ndef f(s, o):\n    data = marshal.dumps(o)\n    s.send_multipart([b't', data])": 3,
@@ -87,16 +74,20 @@ NOT_SENT = [
 ]
 
 
-@pytest.mark.parametrize("code,line", list(SENT.items()), ids=range(len(SENT)))
-def test_ser202_catches(tree, code, line):
-    root = tree({"m.py": code + "\n"})
-    assert _count(root, "SER202") == [("SER202", line)]
+CAUGHT = [("SER201", code, line) for code, line in RECEIVED.items()] + [("SER202", code, line) for code, line in SENT.items()]
+IGNORED = [("SER201", code) for code in NOT_RECEIVED] + [("SER202", code) for code in NOT_SENT]
 
 
-@pytest.mark.parametrize("code", NOT_SENT, ids=range(len(NOT_SENT)))
-def test_ser202_ignores(tree, code):
+@pytest.mark.parametrize("rule,code,line", CAUGHT, ids=[f"{c[0]}-{n}" for n, c in enumerate(CAUGHT)])
+def test_catches(tree, rule, code, line):
     root = tree({"m.py": code + "\n"})
-    assert _count(root, "SER202") == []
+    assert _count(root, rule) == [(rule, line)]
+
+
+@pytest.mark.parametrize("rule,code", IGNORED, ids=[f"{c[0]}-{n}" for n, c in enumerate(IGNORED)])
+def test_ignores(tree, rule, code):
+    root = tree({"m.py": code + "\n"})
+    assert _count(root, rule) == []
 
 
 # -- precision on real code ----------------------------------------------------------------

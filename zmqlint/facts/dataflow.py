@@ -26,7 +26,7 @@ from typing import Callable, Dict, FrozenSet, Iterable, Iterator, List, Optional
 import libcst as cst
 from libcst.helpers import get_full_name_for_node
 
-from zmqlint.index import ClassInfo, FunctionInfo
+from zmqlint.index import ClassInfo, FunctionInfo, dotted_name
 
 Labels = FrozenSet[cst.CSTNode]
 Env = Dict[str, Labels]
@@ -397,17 +397,6 @@ class Channel:
     endpoint: Optional[str]
 
 
-def _dotted(node: ast.AST) -> Optional[str]:
-    parts = []
-    while isinstance(node, ast.Attribute):
-        parts.append(node.attr)
-        node = node.value
-    if isinstance(node, ast.Name):
-        parts.append(node.id)
-        return ".".join(reversed(parts))
-    return None
-
-
 def _attachments(scope: ast.AST, socket: str) -> List[Tuple[str, ast.expr]]:
     """``(role, endpoint expression)`` for every bind / connect of ``socket`` under ``scope``,
     including helpers that take the socket and say so in their name (``_bind_with_retry(s, port)``)."""
@@ -416,16 +405,16 @@ def _attachments(scope: ast.AST, socket: str) -> List[Tuple[str, ast.expr]]:
         if not isinstance(node, ast.Call):
             continue
         func = node.func
-        if isinstance(func, ast.Attribute) and func.attr in _BIND_METHODS and _dotted(func.value) == socket:
+        if isinstance(func, ast.Attribute) and func.attr in _BIND_METHODS and dotted_name(func.value) == socket:
             if node.args:
                 found.append((_BIND_METHODS[func.attr], node.args[0]))
             continue
-        name = (_dotted(func) or "").rpartition(".")[2].lower()
+        name = (dotted_name(func) or "").rpartition(".")[2].lower()
         role = "bind" if "bind" in name else "connect" if "connect" in name else None
         if role is None:
             continue
         args = list(node.args)
-        positions = [i for i, arg in enumerate(args) if _dotted(arg) == socket]
+        positions = [i for i, arg in enumerate(args) if dotted_name(arg) == socket]
         if positions and len(args) > positions[0] + 1:
             found.append((role, args[positions[0] + 1]))
     return found
@@ -474,7 +463,7 @@ class _Folder:
         if isinstance(node, ast.Name):
             return self._name(node.id, node, depth)
         if isinstance(node, ast.Attribute):
-            dotted = _dotted(node)
+            dotted = dotted_name(node)
             if dotted and dotted.startswith("self.") and dotted.count(".") == 1 and self.cls is not None:
                 values = []
                 for klass in self.index.mro(self.cls):
@@ -579,7 +568,7 @@ def socket_channel(index, module, line: int, socket: Optional[str]) -> Channel:
     where = _method_at(owner, endpoint.lineno) if owner is not None else function
     folder = _Folder(index, owner.module if owner is not None else module, where, owner)
     key = endpoint_key(folder.fold(endpoint))
-    dotted = _dotted(endpoint)
+    dotted = dotted_name(endpoint)
     if key is None and dotted and not dotted.startswith("self."):
         head = dotted.partition(".")[0]
         is_local = where is not None and (head in where.parameters or index.local_value(where, head) is not None)
