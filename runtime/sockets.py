@@ -78,9 +78,29 @@ def bind_once(socket: zmq.Socket, endpoint: str) -> str:
     return socket.getsockopt_string(zmq.LAST_ENDPOINT)
 
 
-def _new(socket_type: int, context: Optional[zmq.Context], linger_ms, rcvtimeo_ms, sndtimeo_ms) -> zmq.Socket:
+def _attached_socket(
+    socket_type: int,
+    endpoint: str,
+    bind: bool,
+    context: Optional[zmq.Context],
+    linger_ms: int,
+    rcvtimeo_ms: Optional[int],
+    sndtimeo_ms: Optional[int],
+    subscribe: Optional[bytes] = None,
+) -> zmq.Socket:
     ctx = context if context is not None else zmq.Context.instance()
-    return _configure(ctx.socket(socket_type), linger_ms=linger_ms, rcvtimeo_ms=rcvtimeo_ms, sndtimeo_ms=sndtimeo_ms)
+    socket = _configure(ctx.socket(socket_type), linger_ms=linger_ms, rcvtimeo_ms=rcvtimeo_ms, sndtimeo_ms=sndtimeo_ms)
+    try:
+        if subscribe is not None:
+            socket.setsockopt(zmq.SUBSCRIBE, subscribe)
+        if bind:
+            socket.bind(endpoint)
+        else:
+            socket.connect(endpoint)
+    except zmq.ZMQError:
+        socket.close(linger=0)
+        raise
+    return socket
 
 
 def server_socket(
@@ -94,13 +114,7 @@ def server_socket(
 ) -> zmq.Socket:
     """A new socket of ``socket_type`` from ``context`` (the shared context by default),
     bound once to ``endpoint``. Do not bind or connect it again."""
-    socket = _new(socket_type, context, linger_ms, rcvtimeo_ms, sndtimeo_ms)
-    try:
-        socket.bind(endpoint)
-    except zmq.ZMQError:
-        socket.close(linger=0)
-        raise
-    return socket
+    return _attached_socket(socket_type, endpoint, True, context, linger_ms, rcvtimeo_ms, sndtimeo_ms)
 
 
 def client_socket(
@@ -113,13 +127,7 @@ def client_socket(
     sndtimeo_ms: Optional[int] = None,
 ) -> zmq.Socket:
     """A new socket of ``socket_type`` connected to ``endpoint``; it never binds."""
-    socket = _new(socket_type, context, linger_ms, rcvtimeo_ms, sndtimeo_ms)
-    try:
-        socket.connect(endpoint)
-    except zmq.ZMQError:
-        socket.close(linger=0)
-        raise
-    return socket
+    return _attached_socket(socket_type, endpoint, False, context, linger_ms, rcvtimeo_ms, sndtimeo_ms)
 
 
 def publisher(
@@ -130,7 +138,7 @@ def publisher(
     sndtimeo_ms: Optional[int] = None,
 ) -> zmq.Socket:
     """A PUB socket that connects to a collector bound at ``endpoint`` (it does not bind)."""
-    return client_socket(zmq.PUB, endpoint, context=context, linger_ms=linger_ms, sndtimeo_ms=sndtimeo_ms)
+    return _attached_socket(zmq.PUB, endpoint, False, context, linger_ms, None, sndtimeo_ms)
 
 
 def subscriber(
@@ -142,14 +150,7 @@ def subscriber(
     rcvtimeo_ms: Optional[int] = None,
 ) -> zmq.Socket:
     """A SUB socket connected to the publisher at ``endpoint`` and subscribed to ``topic``."""
-    socket = _new(zmq.SUB, context, linger_ms, rcvtimeo_ms, None)
-    socket.setsockopt(zmq.SUBSCRIBE, topic)
-    try:
-        socket.connect(endpoint)
-    except zmq.ZMQError:
-        socket.close(linger=0)
-        raise
-    return socket
+    return _attached_socket(zmq.SUB, endpoint, False, context, linger_ms, rcvtimeo_ms, None, subscribe=topic)
 
 
 class SocketPool:
@@ -175,14 +176,8 @@ class SocketPool:
         sndtimeo_ms: Optional[int] = None,
     ) -> zmq.Socket:
         """A socket of ``socket_type`` bound to (``bind=True``) or connected to ``endpoint``."""
-        attach = server_socket if bind else client_socket
-        socket = attach(
-            socket_type,
-            endpoint,
-            context=self.context,
-            linger_ms=self.linger_ms,
-            rcvtimeo_ms=rcvtimeo_ms,
-            sndtimeo_ms=sndtimeo_ms,
+        socket = _attached_socket(
+            socket_type, endpoint, bind, self.context, self.linger_ms, rcvtimeo_ms, sndtimeo_ms
         )
         with self._lock:
             self._sockets.append(socket)
@@ -199,7 +194,7 @@ class SocketPool:
 
     def sub(self, endpoint: str, topic: bytes = b"", *, bind: bool = False, **timeouts: Optional[int]) -> zmq.Socket:
         socket = self.socket(zmq.SUB, endpoint, bind=bind, **timeouts)
-        socket.setsockopt(zmq.SUBSCRIBE, topic)
+        socket.setsockopt(zmq.SUBSCRIBE, topic)  # SUB filters apply whenever they are set
         return socket
 
     def close_all(self) -> None:

@@ -29,6 +29,17 @@ def _round_trip(server: zmq.Socket, client: zmq.Socket) -> bytes:
     return client.recv()
 
 
+def _delivered(publish, receiver: zmq.Socket, attempts: int = 50):
+    """Publish until ``receiver`` (RCVTIMEO set) gets a message: PUB/SUB joins asynchronously."""
+    for _ in range(attempts):
+        publish()
+        try:
+            return receiver.recv_multipart()
+        except zmq.Again:
+            time.sleep(0.02)
+    pytest.fail("nothing was delivered")
+
+
 def test_server_binds_once_and_client_connects(context):
     endpoint = f"tcp://127.0.0.1:{free_port()}"
     server = sockets.server_socket(zmq.REP, endpoint, context=context)
@@ -60,31 +71,19 @@ def test_publisher_connects_to_a_bound_collector(context):
     collector = sockets.server_socket(zmq.SUB, endpoint, context=context, rcvtimeo_ms=100)
     collector.setsockopt(zmq.SUBSCRIBE, b"")
     publisher = sockets.publisher(endpoint, context=context)
-    for _ in range(50):  # PUB/SUB joins asynchronously
-        publisher.send_multipart([b"ERROR", b"disk full"])
-        try:
-            assert collector.recv_multipart() == [b"ERROR", b"disk full"]
-            break
-        except zmq.Again:
-            time.sleep(0.02)
-    else:
-        pytest.fail("no event reached the collector")
+    assert _delivered(lambda: publisher.send_multipart([b"ERROR", b"disk full"]), collector) == [b"ERROR", b"disk full"]
 
 
 def test_subscriber_receives_from_a_bound_publisher(context):
     endpoint = f"tcp://127.0.0.1:{free_port()}"
     pub = sockets.server_socket(zmq.PUB, endpoint, context=context)
     sub = sockets.subscriber(endpoint, b"metrics", context=context, rcvtimeo_ms=100)
-    for _ in range(50):
+
+    def publish():
         pub.send_multipart([b"metrics", b"1"])
         pub.send_multipart([b"other", b"2"])
-        try:
-            assert sub.recv_multipart() == [b"metrics", b"1"]
-            break
-        except zmq.Again:
-            time.sleep(0.02)
-    else:
-        pytest.fail("no message reached the subscriber")
+
+    assert _delivered(publish, sub) == [b"metrics", b"1"]
 
 
 def test_pool_binds_only_when_asked_and_closes_everything(context):

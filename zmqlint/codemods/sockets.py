@@ -19,9 +19,9 @@ from typing import Dict, List, Optional, Sequence, Tuple, Type
 import libcst as cst
 from libcst.metadata import PositionProvider
 
-from zmqlint.facts.sockets import Factory, Misuse, context_expression, zmq_alias
-from zmqlint.index import ModuleInfo, ProjectIndex
-from zmqlint.model import ImportSpec
+from zmqlint.facts.sockets import Factory, Misuse, context_expression, socket_misuses, zmq_alias
+from zmqlint.index import ModuleInfo, ProjectIndex, dotted_name
+from zmqlint.model import Applicability, Fix, ImportSpec
 
 Key = Tuple[int, int, int, int]
 
@@ -78,23 +78,45 @@ def factory_replacement(
     if zmq_name != "zmq" and context.startswith("zmq."):
         context = zmq_name + context[3:]
     removes: List[ImportSpec] = []
-    head = (_dotted(misuse.factory_call.func) or "").partition(".")[0]
+    head = (dotted_name(misuse.factory_call.func) or "").partition(".")[0]
     ref = module.imports.get(head)
     if ref is not None and ref.name is not None:
         removes.append(ImportSpec("." * ref.level + ref.module, ref.name, None if head == ref.name else head))
     return plain_socket(context, zmq_name, factory.socket_type), adds, removes
 
 
-def _dotted(node: ast.AST) -> Optional[str]:
-    parts = []
-    while isinstance(node, ast.Attribute):
-        parts.append(node.attr)
-        node = node.value
-    if isinstance(node, ast.Name):
-        parts.append(node.id)
-        return ".".join(reversed(parts))
-    return None
-
-
 def shared_context(zmq_name: str) -> cst.BaseExpression:
     return cst.parse_expression(f"{zmq_name}.Context.instance()")
+
+
+def report_misuses(rule, kind: str, message: str, keep: str) -> None:
+    """Report every ``kind`` ("bind" or "connect") of a factory-bound socket in the file
+    ``rule`` checks, each with the fix that creates the socket plainly (``keep`` says what
+    the caller's own call then does)."""
+    context = rule.context
+    module = context.module_info
+    if module is None:
+        return
+    index = context.index
+    extra = tuple(context.option("binding-factories"))
+    misuses = [m for m in socket_misuses(index, module, extra) if m.kind == kind]
+    if not misuses:
+        return
+    nodes = NodeMap(context.source, context.wrapper, (cst.Call,))
+    for misuse in misuses:
+        use = nodes.find(misuse.use)
+        if use is None:
+            continue
+        fix = None
+        replacement = factory_replacement(index, module, misuse)
+        target = nodes.find(misuse.factory_call)
+        if replacement is not None and target is not None:
+            new, adds, removes = replacement
+            fix = Fix(
+                f"create the socket with `{cst.Module([]).code_for_node(new)}` and {keep}",
+                Applicability.SAFE,
+                replacements={target: new},
+                add_imports=adds,
+                remove_imports=removes,
+            )
+        rule.report(use, message.format(subject=misuse.subject, factory=misuse.factory.name), fix=fix)

@@ -887,9 +887,9 @@ def _find_clearings(index: ProjectIndex, module: ModuleInfo) -> List[Clearing]:
                 init_clearings = {a: c for a, c in cleared.items() if id(c[0]) not in reported}
         # Cleared in __init__ and never set again anywhere in the hierarchy: every use is a crash.
         for attr, (assign, had_live, kind) in init_clearings.items():
-            others = [v for v in index.attribute_values(cls, attr) if v is not assign.value and not _is_none(v)]
-            own_non_none = [v for v in cls.attributes.get(attr, []) if not _is_none(v)]
-            if own_non_none or any(v for v in others if _assigned_after_base(cls, v)):
+            # Base classes' values were assigned before the clearing (their __init__ ran first);
+            # any non-None value of this class's own may come later and repair it.
+            if any(not _is_none(v) for v in cls.attributes.get(attr, [])):
                 continue
             for method in cls.methods.values():
                 self_name = _self_name(method)
@@ -908,11 +908,6 @@ def _find_clearings(index: ProjectIndex, module: ModuleInfo) -> List[Clearing]:
                     continue
                 break
     return results
-
-
-def _assigned_after_base(cls: ClassInfo, value: ast.AST) -> bool:
-    # Values from base classes ran before the clearing (in their __init__): they do not count.
-    return False
 
 
 def _use_kind(method_name: str) -> str:
@@ -1057,6 +1052,7 @@ def _find_undefined(index: ProjectIndex, module: ModuleInfo) -> List[UndefinedRe
                     and isinstance(node.value, ast.Name)
                     and node.value.id == self_name
                     and node.attr not in known
+                    and not (node.attr.startswith("__") and node.attr.endswith("__"))
                 ):
                     results.append(UndefinedRead(node, node.attr, cls))
     results.sort(key=lambda r: (r.node.lineno, r.node.col_offset))

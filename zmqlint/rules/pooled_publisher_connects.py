@@ -2,9 +2,8 @@ from __future__ import annotations
 
 import libcst as cst
 
-from zmqlint.codemods.sockets import NodeMap, factory_replacement
-from zmqlint.facts.sockets import socket_misuses
-from zmqlint.model import Applicability, Fix, Severity
+from zmqlint.codemods.sockets import report_misuses
+from zmqlint.model import Applicability, Severity
 from zmqlint.rule import Invalid, Rule, Valid
 
 _POOL = '''
@@ -183,32 +182,4 @@ class PooledPublisherConnects(Rule):
     ]
 
     def visit_Module(self, node: cst.Module) -> None:
-        module = self.context.module_info
-        if module is None:
-            return
-        index = self.context.index
-        misuses = [
-            m
-            for m in socket_misuses(index, module, tuple(self.context.option("binding-factories")))
-            if m.kind == "connect"
-        ]
-        if not misuses:
-            return
-        nodes = NodeMap(self.context.source, self.context.wrapper, (cst.Call,))
-        for misuse in misuses:
-            use = nodes.find(misuse.use)
-            if use is None:
-                continue
-            fix = None
-            replacement = factory_replacement(index, module, misuse)
-            target = nodes.find(misuse.factory_call)
-            if replacement is not None and target is not None:
-                new, adds, removes = replacement
-                fix = Fix(
-                    f"create the socket with `{cst.Module([]).code_for_node(new)}` and only connect it",
-                    Applicability.SAFE,
-                    replacements={target: new},
-                    add_imports=adds,
-                    remove_imports=removes,
-                )
-            self.report(use, self.MESSAGE.format(subject=misuse.subject, factory=misuse.factory.name), fix=fix)
+        report_misuses(self, "connect", self.MESSAGE, keep="only connect it")
