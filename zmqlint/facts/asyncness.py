@@ -13,9 +13,18 @@ is never imported):
   (several assignments of different project classes: every one must agree);
 - locals (``server = Server(...)``, ``server = self.server``), loop and comprehension
   variables over a list / tuple literal or over a method or function returning one;
+- parameters annotated with a project class (``server: Server``, ``Optional[Server]``);
+- instances made on the spot or by a factory (``Server(port).start``, ``connect().start``
+  where ``connect`` returns ``Server(...)``);
 - module-level functions and instances, classes and functions imported absolutely, relatively,
   or from a folder the program puts on ``sys.path`` (what `ProjectIndex.resolve` understands);
-- ``super().method``.
+- ``super().method``;
+- a few blocking library functions (``time.sleep``, ``subprocess.run``, ``requests.get``) and
+  ``start`` / ``join`` inherited from ``threading.Thread``.
+
+Methods whose body is only ``pass`` / ``...`` / ``raise NotImplementedError`` are interfaces:
+what a subclass returns is unknown. `uses_event_loop` tells the fixes whether a sync callee
+schedules work on the running loop (it must then stay on the loop's thread).
 
 A plain ``def`` is "sync" when it is not a generator, is not wrapped by a decorator that may
 change what it returns, and every ``return`` gives something that cannot be awaited: nothing,
