@@ -474,7 +474,7 @@ class FailOpenAuth(Rule):
         returns = [s for s in branch if isinstance(s, cst.Return)]
         if function is not None and returns:
             value = returns[0].value
-            if m.matches(value, m.Name("True")) and _returns_other_than_true(function):
+            if m.matches(value, m.Name("True")) and _compares_key(function, key_text):
                 return f"returns True without checking anything when `{key_text}` is missing", True
             if value is not None and _calls_next(value):
                 return f"passes the request to the next handler unchecked when `{key_text}` is missing", True
@@ -639,11 +639,24 @@ def _attribute_assignments(cls: cst.ClassDef, attr: str) -> List[Tuple[cst.Assig
     return found
 
 
-def _returns_other_than_true(function: cst.FunctionDef) -> bool:
-    """A verifier: some other return gives False or a computed answer."""
-    return any(
-        r.value is not None and not m.matches(r.value, m.Name("True") | m.Name("None"))
-        for r in _own_nodes(function, cst.Return)
+def _compares_key(function: cst.FunctionDef, key_text: str) -> bool:
+    """A verifier: it compares the key with what was presented (`==`, `in`, `compare_digest`).
+
+    A comparison of the key with a literal (`token.kind == "NAME"` in a lexer) is no check.
+    """
+    for call in _own_nodes(function, cst.Call):
+        if (get_full_name_for_node(call.func) or "").endswith("compare_digest"):
+            return True
+    for comparison in _own_nodes(function, cst.Comparison):
+        operands = [comparison.left] + [c.comparator for c in comparison.comparisons]
+        if any(key_text in _code(o) for o in operands) and not any(_is_literal(o) for o in operands):
+            return True
+    return False
+
+
+def _is_literal(node: cst.BaseExpression) -> bool:
+    return isinstance(node, (cst.SimpleString, cst.ConcatenatedString, cst.Integer, cst.Float)) or m.matches(
+        node, m.Name("None") | m.Name("True") | m.Name("False")
     )
 
 
