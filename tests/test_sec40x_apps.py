@@ -245,3 +245,89 @@ def test_fixed_app_refuses_a_wildcard_with_credentials(env, fastapi_app):
 
     with pytest.raises(CorsConfigurationError):
         load(fixed).create_app()
+
+
+# -- the sample fleet's hand-made http.server API -----------------------------------------------
+
+FLEET_PROBE = """
+import http.client, json, os, sys
+from agent_fleet.coordinator.transport.rest_api import RestApi
+
+port = int(sys.argv[1])
+report = {}
+
+def request(api, method, headers):
+    connection = http.client.HTTPConnection("127.0.0.1", api.port, timeout=10)
+    try:
+        connection.request(method, "/v1/status", headers=headers)
+        response = connection.getresponse()
+        response.read()
+        return response
+    finally:
+        connection.close()
+
+def serve(key):
+    api = RestApi("127.0.0.1", port, servicer=None, status_provider=lambda: {"ok": True}, api_key=key)
+    api.start()
+    return api
+
+try:
+    api = serve(None)
+except Exception as exc:
+    report["without_key"] = type(exc).__name__
+else:
+    report["without_key"] = request(api, "GET", {}).status
+    api.stop()
+
+api = serve("k-1")
+try:
+    report["no_credentials"] = request(api, "GET", {}).status
+    report["with_key"] = request(api, "GET", {"X-API-Key": "k-1"}).status
+    for name, origin in (("evil", "https://evil.example"), ("trusted", "https://ops.example.com")):
+        answer = request(api, "OPTIONS", {"Origin": origin, "Access-Control-Request-Method": "GET"})
+        report[name] = answer.getheader("Access-Control-Allow-Origin")
+finally:
+    api.stop()
+print(json.dumps(report))
+"""
+
+
+def probe_fleet(fixtures_root: Path) -> dict:
+    import json
+    import os
+    import subprocess
+
+    from conftest import free_port
+
+    env = {k: v for k, v in os.environ.items() if k not in ("ALLOW_UNAUTHENTICATED", "FLEET_API_KEY")}
+    env["CORS_ALLOWED_ORIGINS"] = TRUSTED
+    env["PYTHONPATH"] = os.pathsep.join([str(fixtures_root), env.get("PYTHONPATH", "")])
+    out = subprocess.run(
+        [sys.executable, "-c", FLEET_PROBE, str(free_port())],
+        capture_output=True, text=True, timeout=60, env=env, cwd=fixtures_root,
+    )
+    assert out.returncode == 0, out.stderr
+    return json.loads(out.stdout.strip().splitlines()[-1])
+
+
+FLEET = Path(__file__).resolve().parent.parent / "fixtures" / "agent_fleet"
+
+
+@pytest.mark.skipif(not (FLEET / "coordinator" / "transport" / "rest_api.py").is_file(), reason="no sample fleet")
+def test_fleet_rest_api_fails_open_and_closed_after_the_fix(tmp_path):
+    before = probe_fleet(FLEET.parent)
+    assert before["without_key"] == 200
+    assert before["evil"] == "https://evil.example"
+
+    shutil.copytree(FLEET, tmp_path / "agent_fleet", ignore=shutil.ignore_patterns("__pycache__"))
+    result = lint_tree(tmp_path / "agent_fleet", select=["SEC402", "SEC403"], fix=FixMode.UNSAFE,
+                       paths=["coordinator/transport"])
+    assert result.fixes_applied >= 2 and findings_of(result) == []
+    after = probe_fleet(tmp_path)
+    assert after == {
+        "without_key": "MissingApiKeyError",
+        "no_credentials": 401,
+        "with_key": 200,
+        "evil": None,
+        "trusted": TRUSTED,
+    }
