@@ -376,3 +376,28 @@ def test_no_socket_findings_on_stdlib_and_pyzmq(paths):
     assert not result.errors
     assert result.files, "nothing was checked"
     assert [f.to_json() for f in result.findings] == []
+
+
+@pytest.mark.slow
+@pytest.mark.skipif(not (FLEET / "BUGS.md").exists(), reason="fleet not present")
+def test_fleet_agents_start_and_answer_after_the_socket_fixes(tmp_path):
+    """The fleet's own self-test, on a copy fixed for ZMQ101–ZMQ105 only: every agent these
+    rules concern starts, answers, and the error bus delivers."""
+    import shutil
+    import subprocess
+
+    from zmqlint.engine import FixMode
+
+    shutil.copytree(FLEET, tmp_path / "agent_fleet", ignore=shutil.ignore_patterns("__pycache__"))
+    fixed = lint_tree(tmp_path, select=["ZMQ1"], fix=FixMode.UNSAFE, paths=["agent_fleet"])
+    assert not fixed.errors and fixed.fixes_applied == 6
+    assert [f.code for f in findings_of(lint_tree(tmp_path, select=["ZMQ1"]))] == []
+    run = subprocess.run(
+        [sys.executable, "-m", "agent_fleet", "--selftest"],
+        cwd=tmp_path, capture_output=True, text=True, timeout=120,
+    )
+    lines = run.stdout.splitlines() + run.stderr.splitlines()
+    for agent in ("emotion_engine", "emotion_engine_enhanced", "chitchat", "nlu", "executor"):
+        assert any(line.startswith("[ OK ]") and f"start {agent} agent" in line for line in lines), (agent, lines)
+        assert any(line.startswith("[ OK ]") and f"call {agent} (" in line for line in lines), (agent, lines)
+    assert any(line.startswith("[ OK ]") and "error event via error publisher" in line for line in lines), lines

@@ -723,19 +723,16 @@ def context_expression(index: ProjectIndex, module: ModuleInfo, misuse: Misuse) 
     for expr in candidates:
         name = dotted_name(expr)
         if name and self_name and name.startswith(self_name + ".") and name.count(".") == 1:
-            return name
+            if _context_attribute_ready(index, func, name.partition(".")[2], call.lineno):
+                return name
         if isinstance(expr, ast.Name) and func is not None:
             local = index.local_value(func, expr.id, before_line=call.lineno)
             if local is not None and is_context_creation(module, local):
                 return expr.id
     if func is not None and func.owner is not None and self_name:
-        known = {}
-        for klass in index.mro(func.owner):
-            for attr, values in klass.attributes.items():
-                if any(is_context_creation(klass.module, v) for v in values) and attr not in known:
-                    known[attr] = values
-        for attr in [*CONTEXT_ATTRS, *sorted(known)]:
-            if attr in known:
+        known = sorted({attr for klass in index.mro(func.owner) for attr in klass.attributes})
+        for attr in [*CONTEXT_ATTRS, *known]:
+            if _context_attribute_ready(index, func, attr, call.lineno):
                 return f"{self_name}.{attr}"
     if func is not None:
         for node in _own_nodes(func.node):
@@ -748,9 +745,32 @@ def context_expression(index: ProjectIndex, module: ModuleInfo, misuse: Misuse) 
             ):
                 return node.targets[0].id
     for name, value in module.assignments.items():
-        if is_context_creation(module, value):
+        if is_context_creation(module, value) and (func is not None or value.lineno < call.lineno):
             return name
     return f"{zmq_name}.Context.instance()"
+
+
+def _context_attribute_ready(index: ProjectIndex, func: FunctionInfo, attr: str, line: int) -> bool:
+    """Does ``self.<attr>`` hold a context (never a maybe-None value) when ``line`` of the
+    method ``func`` runs? Set earlier in the method, by a base ``__init__`` that ran first, or
+    (for methods other than ``__init__``) by any ``__init__`` of the hierarchy."""
+    cls = func.owner
+    if cls is None:
+        return False
+    mro = index.mro(cls)
+    assigned = [(klass, value) for klass in mro for value in klass.attributes.get(attr, []) if not _is_none(value)]
+    if not assigned or not all(is_context_creation(klass.module, value) for klass, value in assigned):
+        return False
+    if func.name != "__init__":
+        return any(klass.methods.get("__init__") is not None and _holds_node(klass.methods["__init__"].node, value) for klass, value in assigned)
+    earlier_here = any(klass is cls and _holds_node(func.node, value) and value.lineno < line for klass, value in assigned)
+    from_base = any(klass is not cls and klass.methods.get("__init__") is not None and _holds_node(klass.methods["__init__"].node, value) for klass, value in assigned)
+    base_ran = any(_calls_base_init(stmt) and stmt.lineno < line for stmt in func.node.body)
+    return earlier_here or (from_base and base_ran)
+
+
+def _holds_node(tree: ast.AST, node: ast.AST) -> bool:
+    return any(sub is node for sub in ast.walk(tree))
 
 
 # ---------------------------------------------------------------------------------------------

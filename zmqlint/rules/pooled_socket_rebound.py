@@ -172,6 +172,28 @@ class PooledSocketRebound(Rule):
         ),
         Invalid(
             """
+            from pool import get_rep_socket
+
+            class Late:
+                def __init__(self, endpoint, context=None):
+                    self.socket = get_rep_socket(endpoint)
+                    self.socket.bind(endpoint)
+                    self.context = context
+            """,
+            files={"pool.py": _POOL},
+            line=6,
+            expected_fix="""
+            import zmq
+
+            class Late:
+                def __init__(self, endpoint, context=None):
+                    self.socket = zmq.Context.instance().socket(zmq.REP)
+                    self.socket.bind(endpoint)
+                    self.context = context
+            """,
+        ),
+        Invalid(
+            """
             import zmq
             from sockets import acquire_router
 
