@@ -180,6 +180,41 @@ class PortAlreadyBoundByBase(Rule):
         ),
     ]
 
+    INVALID += [
+        Invalid(
+            """
+            import zmq
+            from collector import Collector
+
+            class AuditCollector(Collector):
+                def start(self):
+                    self.audit = zmq.Context.instance().socket(zmq.PULL)
+                    self.audit.bind("tcp://127.0.0.1:5600")
+            """,
+            files={
+                "collector.py": """
+                    import zmq
+
+                    class Collector:
+                        def __init__(self):
+                            self.sink = zmq.Context.instance().socket(zmq.PULL)
+                            self.sink.bind("tcp://*:5600")
+                """
+            },
+            line=7,
+            message_contains="5600",
+            expected_fix=None,
+            expected_unsafe_fix="""
+            import zmq
+            from collector import Collector
+
+            class AuditCollector(Collector):
+                def start(self):
+                    self.audit = self.sink
+            """,
+        ),
+    ]
+
     def visit_Module(self, node: cst.Module) -> None:
         module = self.context.module_info
         if module is None:
