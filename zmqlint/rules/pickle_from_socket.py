@@ -52,6 +52,7 @@ class PickleSocketRule(Rule):
 
     def _analyse(self, body) -> None:
         self.sites: Dict[cst.Call, Tuple[Labels, cst.Call]] = {}
+        self.authenticated = False
         flow = TaintFlow(is_source=self.is_source, on_call=self.on_call, qualified=self.qualified)
         flow.run(body)
         self.awaited = flow.awaited
@@ -115,7 +116,8 @@ class PickleFromSocket(PickleSocketRule):
     iteration), `recv_string().encode()`, `await sock.recv()`, through assignments,
     subscripts, attributes and byte-shuffling calls (`bytes`, `io.BytesIO`, `zlib.decompress`,
     `base64.b64decode`). `sock.recv_pyobj()` is reported too: it is `pickle.loads(sock.recv())`.
-    Unpickling a local file is not reported.
+    Unpickling a local file is not reported, nor is unpickling in a function that checks an
+    HMAC (`hmac.compare_digest`) first: only a holder of the key can send such a message.
 
     ## Why is this bad?
     Unpickling runs code chosen by whoever wrote the bytes. Anything that can reach the socket's
@@ -190,6 +192,19 @@ class PickleFromSocket(PickleSocketRule):
                 data = sock.recv()
                 data = verify(data)
                 return pickle.loads(data)
+            """
+        ),
+        Valid(
+            """
+            import hmac
+            import pickle
+
+            def receive(sock, key):
+                signature, payload = sock.recv_multipart()
+                expected = hmac.new(key, payload, "sha256").digest()
+                if not hmac.compare_digest(signature, expected):
+                    raise ValueError("bad signature")
+                return pickle.loads(payload)
             """
         ),
         Valid(
@@ -356,6 +371,8 @@ class PickleFromSocket(PickleSocketRule):
         return method_name(call) in RECV_METHODS
 
     def on_call(self, call: cst.Call, taint_of) -> None:
+        if (get_full_name_for_node(call.func) or "").endswith("compare_digest"):
+            self.authenticated = True
         if method_name(call) == "recv_pyobj":
             self.add_site(call, frozenset(), call)
             return
@@ -367,6 +384,8 @@ class PickleFromSocket(PickleSocketRule):
             self.add_site(call, labels, next(iter(labels)))
 
     def report_site(self, node: cst.Call, labels: Labels, via: cst.Call) -> None:
+        if self.authenticated and method_name(node) != "recv_pyobj":
+            return  # the function checks an HMAC before it unpickles: only a key holder can send
         if method_name(node) == "recv_pyobj":
             awaited = self.awaited.get(node)
             fix = None
