@@ -170,6 +170,51 @@ def test_every_spelling_of_a_rebind_is_reported(tmp_path):
     ]
 
 
+def test_pool_given_a_config_that_binds_by_default(tmp_path):
+    write_tree(
+        tmp_path,
+        {
+            "pool.py": """
+                from dataclasses import dataclass
+
+                import zmq
+
+
+                @dataclass
+                class SocketConfig:
+                    socket_type: int
+                    endpoint: str
+                    bind: bool = True
+
+
+                class Pool:
+                    def acquire(self, config):
+                        sock = zmq.Context.instance().socket(config.socket_type)
+                        if config.bind:
+                            sock.bind(config.endpoint)
+                        else:
+                            sock.connect(config.endpoint)
+                        return sock
+            """,
+            "agent.py": """
+                import zmq
+                from pool import Pool, SocketConfig
+
+
+                class Agent:
+                    def __init__(self, ep):
+                        self.pool = Pool()
+                        self.rep = self.pool.acquire(SocketConfig(zmq.REP, ep))
+                        self.rep.bind(ep)
+                        self.req = self.pool.acquire(SocketConfig(zmq.REQ, ep, bind=False))
+                        self.req.bind(ep)
+            """,
+        },
+    )
+    result = lint_tree(tmp_path, select=["ZMQ101"], paths=["agent.py"])
+    assert [(f.code, f.line) for f in result.findings] == [("ZMQ101", 9)]
+
+
 def test_binding_factories_setting_names_what_the_analysis_cannot_see(tmp_path):
     write_tree(
         tmp_path,

@@ -204,8 +204,12 @@ class Factory:
     holder_attrs: Tuple[str, ...] = ()
     function: Optional[FunctionInfo] = field(default=None, compare=False, hash=False)
 
-    def binds_at(self, call: ast.Call, bound: bool) -> bool:
-        """Does the call ``call`` of this factory bind? Only a definite yes counts."""
+    def binds_at(
+        self, call: ast.Call, bound: bool, index: Optional[ProjectIndex] = None, module: Optional[ModuleInfo] = None
+    ) -> bool:
+        """Does the call ``call`` (in ``module``) of this factory bind? Only a definite yes
+        counts; with the index, a config built without ``bind=`` whose class defaults it to
+        True binds too."""
         if self.bind_param is None:
             return True
         param, _, attr = self.bind_param.partition(".")
@@ -214,7 +218,12 @@ class Factory:
         else:
             arg = next((kw.value for kw in call.keywords if kw.arg == param), None)
         if attr:
-            return arg is not None and _config_binds(arg) is True
+            if arg is None:
+                return False
+            said = _config_binds(arg)
+            if said is None and index is not None and module is not None and isinstance(arg, ast.Call):
+                return _resolved_config_binds(index, module, arg)
+            return said is True
         if arg is None:
             return self.bind_default is True
         return isinstance(arg, ast.Constant) and arg.value is True
@@ -264,7 +273,7 @@ def _analyse_factory(index: ProjectIndex, func: FunctionInfo) -> Optional[Factor
                 created[name] = kind or None
             elif isinstance(node.value, ast.Call):
                 inner = factory_of_call(index, module, node.value)
-                if inner is not None and inner.binds_at(node.value, _is_bound_call(node.value)):
+                if inner is not None and inner.binds_at(node.value, _is_bound_call(node.value), index, module):
                     prebound[name] = inner
                 elif any(kw.arg == "bind" for kw in node.value.keywords) or _resolved_config_binds(index, module, node.value):
                     config_locals[name] = node.value
@@ -332,7 +341,7 @@ def _factory_from_return(index, func, value, created, bind_conditions, prebound,
     inner = factory_of_call(index, module, value)
     if inner is not None:
         bound = _is_bound_call(value)
-        if inner.binds_at(value, bound):
+        if inner.binds_at(value, bound, index, module):
             return Factory(name, inner.socket_type, None, None, inner.holder_attrs, func)
         if inner.bind_param and "." not in inner.bind_param and inner.function is not None:
             arg = _argument_for(value, inner.function, inner.bind_param, bound)
@@ -608,7 +617,7 @@ def _compute_factory_attrs(index: ProjectIndex, cls: ClassInfo, extra: Sequence[
                     continue
                 owner = next((k for k in index.mro(cls) if value in k.attributes.get(attr, [])), cls)
                 factory = factory_of_call(index, owner.module, value, extra) if isinstance(value, ast.Call) else None
-                if factory is None or not factory.binds_at(value, _is_bound_call(value)):
+                if factory is None or not factory.binds_at(value, _is_bound_call(value), index, owner.module):
                     origin = None
                     break
                 origin = origin or _Origin(value, factory, owner.module)
@@ -676,7 +685,7 @@ def _assign(index, module, state: Dict[str, _Origin], targets, value: ast.expr, 
     holder: Tuple[str, ...] = ()
     if isinstance(value, ast.Call):
         factory = factory_of_call(index, module, value, extra)
-        if factory is not None and factory.binds_at(value, _is_bound_call(value)):
+        if factory is not None and factory.binds_at(value, _is_bound_call(value), index, module):
             origin, holder = _Origin(value, factory, module), factory.holder_attrs
     else:
         source = dotted_name(value)
