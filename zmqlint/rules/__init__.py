@@ -15,7 +15,7 @@ if TYPE_CHECKING:  # pragma: no cover
 
 #: Findings the engine itself emits (not rules): a file that does not parse, or cannot be read.
 ENGINE_CODES = {
-    "E999": ("syntax-error", "critical", "the file does not parse; nothing else in it was checked"),
+    "E999": ("syntax-error", "critical", "a statement does not parse; it was set aside, the rest was checked, the file is not fixed"),
     "E902": ("io-error", "critical", "the file could not be read or decoded"),
 }
 
