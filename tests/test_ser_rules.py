@@ -125,13 +125,19 @@ def test_silent_on_the_whole_stdlib(tmp_path):
 
 
 def test_silent_on_pyzmq_library_code(tmp_path):
-    """pyzmq defines send_pyobj / recv_pyobj (its pickle API); definitions are not uses."""
+    """pyzmq defines send_pyobj / recv_pyobj (its pickle API); definitions are not uses.
+    (Its test suite does use them: `ping_pong_pyobj` is reported, rightly.)"""
     from zmqlint.config import Config
     from zmqlint.runner import run
 
     config = Config.from_table({}, root=tmp_path)
     config.with_overrides(select=["SER"])
-    parts = [p for p in PYZMQ.iterdir() if p.name != "tests" and (p.is_dir() or p.suffix == ".py")]
+    # Only modules that mention pickle can yield a finding; the rest would only cost parsing.
+    parts = [
+        p for p in sorted(PYZMQ.rglob("*.py"))
+        if "tests" not in p.relative_to(PYZMQ).parts and ("pickle" in p.read_text() or "_pyobj" in p.read_text())
+    ]
+    assert any(p.name == "socket.py" for p in parts)
     result = run([str(p) for p in parts], config)
     assert not result.errors
     assert [f"{f.path}:{f.line} {f.code}" for f in result.findings] == []
