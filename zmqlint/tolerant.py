@@ -30,6 +30,7 @@ LibCST would nest it) passes `MAX_DEPTH` is reported, not handed to LibCST.
 from __future__ import annotations
 
 import ast
+import functools
 import io
 import re
 import tokenize
@@ -297,6 +298,13 @@ def _header_parses(lines: List[str], start: int, header_end: int, indent_text: s
 
 def _compiles_alone(lines: List[str], first: int, last: int, indent_text: str) -> bool:
     body = "".join(line[len(indent_text) :] if line.startswith(indent_text) else line.lstrip(" \t\f") for line in lines[first:last])
+    return _parses(body)
+
+
+@functools.lru_cache(maxsize=256)
+def _parses(body: str) -> bool:
+    """Whether ``body`` compiles; remembered, as each round asks again about the statements
+    before the broken one."""
     try:
         return _compile(body) is None
     except (RecursionError, MemoryError, ValueError):
