@@ -142,8 +142,8 @@ def sync_callees(index: ProjectIndex, module: ModuleInfo, dotted: str, line: int
     targets = scope.callables(dotted)
     if not targets:
         return None
-    functions: List[FunctionInfo] = []
-    for target, open_dispatch in targets:
+    functions: List[Union[FunctionInfo, LibraryFunction]] = []
+    for target, _ in targets:
         if isinstance(target, LibraryFunction):
             functions.append(target)
             continue
