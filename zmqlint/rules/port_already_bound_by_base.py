@@ -81,7 +81,7 @@ class PortAlreadyBoundByBase(Rule):
     SEVERITY = Severity.HIGH
     MESSAGE = "`{base}` already binds port `{port}` in its `__init__`; binding it again here fails with 'Address already in use'"
     FIXES = (Applicability.UNSAFE,)
-    PREFILTER = ("bind",)
+    PREFILTER = ("class",)
 
     VALID = [
         Valid(

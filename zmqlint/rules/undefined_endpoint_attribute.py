@@ -65,7 +65,7 @@ class UndefinedEndpointAttribute(Rule):
     SEVERITY = Severity.CRITICAL
     MESSAGE = "`self.{attr}` is read but never assigned in `{cls}` or its base classes (AttributeError at run time)"
     FIXES = ()
-    PREFILTER = ("self.",)
+    PREFILTER = ("class",)
 
     VALID = [
         Valid(
