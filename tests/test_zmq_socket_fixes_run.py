@@ -13,7 +13,6 @@ import subprocess
 import sys
 from pathlib import Path
 
-
 from zmqlint.engine import FixMode
 
 from conftest import findings_of, free_port, lint_tree, write_tree
