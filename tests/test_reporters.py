@@ -77,3 +77,17 @@ def test_text_report_has_excerpt_and_summary(tmp_path):
     assert ":2:12: SEC401" in text
     assert '2 |     return eval(f"{v} {c}")' in text
     assert "Found 2 finding(s) in 2 file(s): 1 high, 1 medium." in text
+
+
+def test_summary_brackets_are_not_taken_for_markup():
+    import io
+    from pathlib import Path
+
+    from zmqlint.engine import FileResult
+    from zmqlint.model import Applicability, Finding, Fix, Severity
+    from zmqlint.runner import RunResult
+
+    finding = Finding("x.py", 1, 1, 1, 2, "SER201", "pickle-from-socket", Severity.CRITICAL, "m", Fix("d", Applicability.UNSAFE))
+    out = io.StringIO()
+    REPORTERS["text"](RunResult(files=[FileResult(Path("/nonexistent"), "x.py", [finding])]), out)
+    assert "[none fixable with --fix, 1 more with --fix --unsafe-fixes]" in out.getvalue()

@@ -69,7 +69,7 @@ def render(result: RunResult, stream: TextIO, *, show_source: bool = True) -> No
         console.print(f"[yellow]note:[/yellow] {escape(note)}")
     for error in result.errors:
         console.print(f"[bold red]error:[/bold red] {escape(error)}")
-    console.print(summary(result))
+    console.print(summary(result), markup=False)
 
 
 def summary(result: RunResult) -> str:
