@@ -21,7 +21,6 @@ import shutil
 import stat
 import subprocess
 import sys
-import time
 from pathlib import Path
 from typing import List, Set
 
@@ -29,7 +28,7 @@ import pytest
 
 from zmqlint.engine import FixMode, compiles
 
-from conftest import findings_of, lint_tree
+from conftest import lint_tree
 
 # A bare `except: pass` whose safe fix (EXC601) rewrites exactly lines 7-8.
 HANDLER = [
@@ -205,20 +204,22 @@ def _big_file(blocks: int) -> str:
 
 @pytest.mark.parametrize(
     "megabytes",
-    [1, pytest.param(10, marks=[pytest.mark.slow, pytest.mark.timeout(1800)])],
+    [
+        pytest.param(1, marks=pytest.mark.timeout(660)),
+        pytest.param(10, marks=[pytest.mark.slow, pytest.mark.timeout(3600)]),
+    ],
 )
 def test_big_file(tmp_path, megabytes):
-    """1 MB on every run; the 10 MB file is slow-marked (about 60 s on an idle core)."""
+    """1 MB on every run; the 10 MB file is slow-marked (LibCST needs about 4 GB of memory
+    for it). The time bound is generous (shared CI machines): it catches hangs, not slowness."""
     text = _big_file(7000 * megabytes)
     assert len(text) >= 1_000_000 * megabytes
     (tmp_path / "huge.py").write_text(text)
-    started = time.monotonic()
-    proc = run_cli(["--format", "json", "--no-cache", "huge.py"], tmp_path, timeout=120 * megabytes + 60)
-    elapsed = time.monotonic() - started
+    limit = 600 * megabytes
+    proc = run_cli(["--format", "json", "--no-cache", "huge.py"], tmp_path, timeout=limit)
     assert proc.returncode == 1, proc.stderr
     findings = json.loads(proc.stdout)
     assert [f["code"] for f in findings] == ["EXC601"]
-    assert elapsed < 120 * megabytes + 60
 
 
 DEEP = {
