@@ -234,8 +234,9 @@ def test_corpus(tmp_path):
     _check(report)
 
 
-#: Small modules, two of them Python 2 code that does not parse (the tolerant path).
-SMOKE_MODULES = ("json/decoder.py", "sched.py", "lib2to3/tests/data/bom.py", "lib2to3/tests/data/py2_test_grammar.py")
+#: Small modules: cgitb has bare excepts (the fix path), two are Python 2 code that does not
+#: parse (the tolerant path).
+SMOKE_MODULES = ("json/decoder.py", "cgitb.py", "lib2to3/tests/data/bom.py", "lib2to3/tests/data/py2_test_grammar.py")
 
 
 @pytest.mark.timeout(600)
@@ -248,5 +249,6 @@ def test_corpus_smoke(tmp_path):
     fixed = [fix_one(Path(r["root"]), Path(r["path"]), tmp_path) for r in linted if r["fixable"]]
     for record in linted + fixed:
         assert not record["errors"], record["errors"]
+    assert any(record["fixes"] for record in fixed), "the smoke sample should exercise fixes"
     for record in fixed:
         assert not record["regression"] and not record["not_idempotent"], record
