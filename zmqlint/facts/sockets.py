@@ -55,6 +55,19 @@ def _parents(root: ast.AST) -> Dict[ast.AST, ast.AST]:
     return parents
 
 
+class _LazyParents:
+    """`_parents` computed on the first question only (most functions never ask)."""
+
+    def __init__(self, root: ast.AST):
+        self.root = root
+        self._map: Optional[Dict[ast.AST, ast.AST]] = None
+
+    def get(self, node: ast.AST) -> Optional[ast.AST]:
+        if self._map is None:
+            self._map = _parents(self.root)
+        return self._map.get(node)
+
+
 def _own_nodes(func: ast.AST) -> Iterator[ast.AST]:
     """Nodes of a function body, not descending into nested functions, lambdas or classes."""
     stack = list(ast.iter_child_nodes(func))
@@ -260,7 +273,7 @@ def _analyse_factory(index: ProjectIndex, func: FunctionInfo) -> Optional[Factor
     params = set(func.parameters)
     defaults = _param_defaults(func)
     module = func.module
-    parents = _parents(func.node)
+    parents = _LazyParents(func.node)
     #: local socket name -> (type, bound? True / param condition / None)
     created: Dict[str, Optional[str]] = {}
     prebound: Dict[str, Factory] = {}
@@ -875,7 +888,7 @@ def _find_clearings(index: ProjectIndex, module: ModuleInfo) -> List[Clearing]:
             self_name = _self_name(method)
             if self_name is None:
                 continue
-            parents = _parents(method.node)
+            parents = _LazyParents(method.node)
             is_init = method.name == "__init__"
             live: Dict[str, str] = {} if is_init else {**base_created, **own_created}
             cleared: Dict[str, Tuple[ast.Assign, bool, str]] = {}
@@ -924,7 +937,7 @@ def _find_clearings(index: ProjectIndex, module: ModuleInfo) -> List[Clearing]:
                 self_name = _self_name(method)
                 if method.name == "__init__" or self_name is None:
                     continue
-                parents = _parents(method.node)
+                parents = _LazyParents(method.node)
                 for node in _own_nodes(method.node):
                     use = _attribute_use(node, self_name)
                     if use and use[0] == attr and not _guards(node, parents, method.node, f"{self_name}.{attr}"):
@@ -1099,7 +1112,7 @@ def _sets_attributes_dynamically(cls: ClassInfo) -> bool:
     """
     if "__getattr__" in cls.methods or "__getattribute__" in cls.methods:
         return True
-    parents = _parents(cls.node)
+    parents: Optional[Dict[ast.AST, ast.AST]] = None
     for node in ast.walk(cls.node):
         if isinstance(node, ast.Call):
             name = dotted_name(node.func) or ""
@@ -1110,6 +1123,7 @@ def _sets_attributes_dynamically(cls: ClassInfo) -> bool:
         )
         if not namespace:
             continue
+        parents = parents or _parents(cls.node)
         parent = parents.get(node)
         if isinstance(parent, ast.Attribute) and parent.attr in ("values", "items", "keys", "get", "copy"):
             continue
