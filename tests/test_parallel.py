@@ -127,3 +127,44 @@ def test_diff_in_parallel_writes_nothing(tmp_path):
     result = run([str(tmp_path)], Config.from_table({}, root=tmp_path), fix_mode=FixMode.SAFE, write=False, jobs=2)
     assert result.diff()
     assert {p: p.read_bytes() for p in tmp_path.rglob("*.py")} == before
+
+
+class _Terminal:
+    """A stream that says it is a terminal and keeps what is written to it."""
+
+    def __init__(self) -> None:
+        self.parts = []
+
+    def isatty(self) -> bool:
+        return True
+
+    def write(self, text: str) -> int:
+        self.parts.append(text)
+        return len(text)
+
+    def flush(self) -> None:
+        pass
+
+
+def test_progress_shows_only_on_a_terminal_without_quiet():
+    import io
+
+    from zmqlint.progress import ProgressBar
+
+    assert ProgressBar.wanted(quiet=False, stream=_Terminal())
+    assert not ProgressBar.wanted(quiet=True, stream=_Terminal())
+    assert not ProgressBar.wanted(quiet=False, stream=io.StringIO())
+
+
+def test_progress_waits_for_the_delay_and_is_erased_at_the_end():
+    from zmqlint.progress import ProgressBar
+
+    quick = _Terminal()
+    with ProgressBar(quick, delay=3600) as bar:
+        bar(1, 10)
+    assert quick.parts == []
+    slow = _Terminal()
+    with ProgressBar(slow, delay=0) as bar:
+        bar(1, 10)
+        bar(2, 10)
+    assert "2/10" in "".join(slow.parts)
