@@ -112,6 +112,23 @@ LEFT_ALONE = {
                 raise SystemExit("API key required")
             app.add_middleware(KeyMiddleware, key=api_key)
     """,
+    "optional-auth-raises-unless-told-not-to": """
+        class APIKeyHeader:
+            def check_api_key(self, api_key):
+                if not api_key:
+                    if self.auto_error:
+                        raise HTTPException(status_code=401)
+                    return None
+                return api_key
+    """,
+    "client-side-auth-header": """
+        def open_proxy(proxy_passwd):
+            if proxy_passwd:
+                proxy_auth = encode(proxy_passwd)
+            else:
+                proxy_auth = None
+            return proxy_auth
+    """,
     "verifier-returns-false": """
         def verify(presented, api_key):
             if not api_key:

@@ -17,6 +17,7 @@ import re
 from typing import List, Optional, Sequence, Set, Tuple
 
 import libcst as cst
+from libcst.metadata import ParentNodeProvider, ScopeProvider
 
 from zmqlint.model import ImportSpec
 
@@ -24,6 +25,33 @@ RUNTIME_MODULE = "zmqlint_runtime.security"
 
 #: Origins no allow-list meant to admit; a pattern matching all of them matches any origin.
 _PROBE_ORIGINS = ("https://evil.example", "http://attacker.invalid:8080", "null")
+
+
+def code_of(node: cst.CSTNode) -> str:
+    """The source text of ``node``."""
+    return cst.Module(body=[]).code_for_node(node)
+
+
+def assigned_value(visitor: cst.MetadataDependent, name: cst.Name) -> Optional[cst.BaseExpression]:
+    """The value of the one assignment binding ``name`` where it is used, else None.
+
+    ``visitor`` must declare ``ScopeProvider`` and ``ParentNodeProvider``. Where the name is
+    bound more than once (or by an import, a parameter, a loop) there is no single value.
+    """
+    scope = visitor.get_metadata(ScopeProvider, name, None)
+    if scope is None:
+        return None
+    assignments = list(scope[name.value])
+    if len(assignments) != 1 or not isinstance(getattr(assignments[0], "node", None), cst.Name):
+        return None
+    parent = visitor.get_metadata(ParentNodeProvider, assignments[0].node, None)
+    if isinstance(parent, cst.AssignTarget):
+        owner = visitor.get_metadata(ParentNodeProvider, parent, None)
+        if isinstance(owner, cst.Assign) and len(owner.targets) == 1:
+            return owner.value
+    if isinstance(parent, cst.AnnAssign):
+        return parent.value
+    return None
 
 
 def names_in(node: cst.CSTNode) -> Set[str]:

@@ -8,7 +8,7 @@ import libcst.matchers as m
 from libcst.helpers import get_full_name_for_node
 from libcst.metadata import GlobalScope, ParentNodeProvider, PositionProvider, QualifiedNameProvider, ScopeProvider
 
-from zmqlint.codemods.security import names_in, require_api_key_call
+from zmqlint.codemods.security import assigned_value, code_of, names_in, require_api_key_call
 from zmqlint.model import Applicability, Fix, ImportSpec, Severity
 from zmqlint.rule import Invalid, Rule, Valid
 
@@ -381,7 +381,7 @@ class FailOpenAuth(Rule):
         if credential_name(name):
             return True
         if isinstance(node, cst.Name):
-            assigned = self._single_assignment(node)
+            assigned = assigned_value(self, node)
             return assigned is not None and self._is_env_credential(assigned)
         return False
 
@@ -401,22 +401,6 @@ class FailOpenAuth(Rule):
             return False
         words = _words(str(variable.evaluated_value or ""))
         return bool(set(words) & (_CREDENTIAL_WORDS | {"key"}))
-
-    def _single_assignment(self, name: cst.Name) -> Optional[cst.BaseExpression]:
-        scope = self.get_metadata(ScopeProvider, name, None)
-        if scope is None:
-            return None
-        assignments = list(scope[name.value])
-        if len(assignments) != 1 or not isinstance(getattr(assignments[0], "node", None), cst.Name):
-            return None
-        parent = self.get_metadata(ParentNodeProvider, assignments[0].node, None)
-        if isinstance(parent, cst.AssignTarget):
-            owner = self.get_metadata(ParentNodeProvider, parent, None)
-            if isinstance(owner, cst.Assign) and len(owner.targets) == 1:
-                return owner.value
-        if isinstance(parent, cst.AnnAssign):
-            return parent.value
-        return None
 
     def _is_global(self, name: cst.Name) -> bool:
         scope = self.get_metadata(ScopeProvider, name, None)
@@ -458,8 +442,8 @@ class FailOpenAuth(Rule):
                 branch = _statements(node.orelse.body)
             else:
                 branch = []
-            if any(isinstance(s, cst.Raise) for s in branch):
-                continue
+            if any(_contains(s, cst.Raise) for s in branch):
+                continue  # fails closed, or raises unless told not to (FastAPI's auto_error=False)
             found = self._fail_open(node, key, missing, branch)
             if found is not None:
                 self._report(node, key, *found)
@@ -470,7 +454,7 @@ class FailOpenAuth(Rule):
     ) -> Optional[Tuple[str, bool]]:
         """(what the code does, whether it happens per request) when it fails open."""
         function = self._enclosing(node, cst.FunctionDef)
-        key_text = _code(key)
+        key_text = code_of(key)
         returns = [s for s in branch if isinstance(s, cst.Return)]
         if function is not None and returns:
             value = returns[0].value
@@ -483,7 +467,7 @@ class FailOpenAuth(Rule):
         for stmt in branch:
             if isinstance(stmt, (cst.Assign, cst.AnnAssign)) and _disables(stmt):
                 target = stmt.targets[0].target if isinstance(stmt, cst.Assign) else stmt.target
-                return f"sets `{_code(target)}` to nothing when `{key_text}` is missing", False
+                return f"sets `{code_of(target)}` to nothing when `{key_text}` is missing", False
         if missing and function is not None and returns and _installs_guard(self._following(node)):
             return f"returns early, leaving authentication unset, when `{key_text}` is missing", False
         if not missing and _installs_guard(_statements(node.body)):
@@ -527,7 +511,7 @@ class FailOpenAuth(Rule):
             if isinstance(origin, cst.Param) and isinstance(origin.default, cst.Call):
                 if _last_name(origin.default.func) in _REQUEST_PARAMS:
                     return True
-        value = self._single_assignment(key)
+        value = assigned_value(self, key)
         return value is not None and m.matches(
             value, m.Call(func=m.Attribute(value=m.Attribute(attr=m.Name("headers") | m.Name("cookies")), attr=m.Name("get")))
         )
@@ -543,7 +527,7 @@ class FailOpenAuth(Rule):
             cls = self._enclosing(node, cst.ClassDef)
             return self._attribute_fix(cls, key.attr.value) if cls is not None else None
         if isinstance(key, cst.Name):
-            value = self._single_assignment(key)
+            value = assigned_value(self, key)
             if value is not None and _is_require_call(value):
                 return False
             if per_request:
@@ -590,10 +574,6 @@ class FailOpenAuth(Rule):
 
 
 # -- helpers over CST nodes ---------------------------------------------------------------------
-
-
-def _code(node: cst.CSTNode) -> str:
-    return cst.Module(body=[]).code_for_node(node)
 
 
 def _is_require_call(node: Optional[cst.CSTNode]) -> bool:
@@ -649,7 +629,7 @@ def _compares_key(function: cst.FunctionDef, key_text: str) -> bool:
             return True
     for comparison in _own_nodes(function, cst.Comparison):
         operands = [comparison.left] + [c.comparator for c in comparison.comparisons]
-        if any(key_text in _code(o) for o in operands) and not any(_is_literal(o) for o in operands):
+        if any(key_text in code_of(o) for o in operands) and not any(_is_literal(o) for o in operands):
             return True
     return False
 
@@ -674,6 +654,20 @@ def _own_nodes(function: cst.FunctionDef, kind: type) -> List[cst.CSTNode]:
     return found
 
 
+def _contains(node: cst.CSTNode, kind: type) -> bool:
+    """Whether ``node`` holds a ``kind`` node outside nested functions and classes."""
+    found = False
+
+    class Visit(cst.CSTVisitor):
+        def on_visit(self, n: cst.CSTNode) -> bool:
+            nonlocal found
+            found = found or isinstance(n, kind)
+            return not found and (n is node or not isinstance(n, (cst.FunctionDef, cst.ClassDef, cst.Lambda)))
+
+    node.visit(Visit())
+    return found
+
+
 def _calls_next(value: cst.BaseExpression) -> bool:
     """``call_next(request)`` / ``await call_next(request)`` / ``self.app(scope, receive, send)``."""
     if isinstance(value, cst.Await):
@@ -689,7 +683,17 @@ def _disables(stmt: cst.CSTNode) -> bool:
     targets = [t.target for t in stmt.targets] if isinstance(stmt, cst.Assign) else [stmt.target]
     value = stmt.value
     empty = m.matches(value, m.Name("None") | m.List(elements=[]) | m.Tuple(elements=[]))
-    return empty and any(guard_name(_last_name(t) or "") for t in targets)
+    return empty and any(_is_guard_target(t) for t in targets)
+
+
+def _is_guard_target(target: cst.BaseExpression) -> bool:
+    """``self.auth``, ``app.state.authenticator``, ``auth_dependency``, ``dependencies``.
+
+    A local ``auth`` is as often the header a client is about to send (urllib's ``proxy_auth``);
+    the guard of a service is held somewhere longer-lived (``self.auth``, ``app.state.auth``).
+    """
+    name = _last_name(target) or ""
+    return guard_name(name) and not (isinstance(target, cst.Name) and _words(name)[-1] == "auth")
 
 
 def _installs_guard(statements: Sequence[cst.CSTNode]) -> bool:
@@ -705,7 +709,7 @@ def _installs_guard(statements: Sequence[cst.CSTNode]) -> bool:
 
         def visit_Assign(self, node: cst.Assign) -> None:
             nonlocal found
-            if not m.matches(node.value, m.Name("None")) and any(guard_name(_last_name(t.target) or "") for t in node.targets):
+            if not m.matches(node.value, m.Name("None")) and any(_is_guard_target(t.target) for t in node.targets):
                 found = True
 
     for stmt in statements:

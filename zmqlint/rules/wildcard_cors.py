@@ -1,13 +1,21 @@
 from __future__ import annotations
 
 import re
-from typing import Dict, Iterator, List, Optional, Set, Tuple
+from typing import List, Optional, Set, Tuple
 
 import libcst as cst
 import libcst.matchers as m
 from libcst.metadata import ParentNodeProvider, PositionProvider, QualifiedNameProvider, ScopeProvider
 
-from zmqlint.codemods.security import allowed_origins_call, keyword_arg, matches_any_origin, names_in, with_keyword_arg
+from zmqlint.codemods.security import (
+    allowed_origins_call,
+    assigned_value,
+    code_of,
+    keyword_arg,
+    matches_any_origin,
+    names_in,
+    with_keyword_arg,
+)
 from zmqlint.model import Applicability, Fix, Severity
 from zmqlint.rule import Invalid, Rule, Valid
 
@@ -399,7 +407,7 @@ class WildcardCors(Rule):
                     replacement = regex.with_changes(keyword=cst.Name("allow_origins"), value=new_call)
                 self._report(
                     regex.value,
-                    f"`allow_origin_regex={_code(regex.value)}` matches every origin: any web page may call this API",
+                    f"`allow_origin_regex={code_of(regex.value)}` matches every origin: any web page may call this API",
                     credentials,
                     Fix("allow only the origins listed in $CORS_ALLOWED_ORIGINS", Applicability.UNSAFE,
                         replacements={regex: replacement}, add_imports=[spec]),
@@ -439,30 +447,12 @@ class WildcardCors(Rule):
                     return value, env, f"${env} defaults to \"*\""
             return None
         if isinstance(value, cst.Name) and depth == 0:
-            assigned = self._single_assignment(value)
+            assigned = assigned_value(self, value)
             if assigned is not None:
                 found = self._wildcard_origins(assigned, depth + 1)
                 if found is not None:
                     return found[0], found[1], f"{value.value} = {found[2]}" if found[2] != '"*"' else f'{value.value} = "*"'
         return None
-
-    def _single_assignment(self, name: cst.Name) -> Optional[cst.BaseExpression]:
-        scope = self.get_metadata(ScopeProvider, name, None)
-        if scope is None:
-            return None
-        assignments = list(scope[name.value])
-        if len(assignments) != 1 or not isinstance(getattr(assignments[0], "node", None), cst.Name):
-            return None
-        parent = self.get_metadata(ParentNodeProvider, assignments[0].node, None)
-        if isinstance(parent, cst.AssignTarget):
-            owner = self.get_metadata(ParentNodeProvider, parent, None)
-            if isinstance(owner, cst.Assign) and len(owner.targets) == 1:
-                return owner.value
-        if isinstance(parent, cst.AnnAssign) and parent.value is not None:
-            return parent.value
-        return None
-
-    # -- flask-cors --------------------------------------------------------------------------
 
     def _check_flask_cors(self, call: cst.Call, names: Set[str]) -> None:
         is_extension = not any(n.endswith("cross_origin") for n in names)
@@ -517,7 +507,7 @@ class WildcardCors(Rule):
             return True
         if not isinstance(value, cst.Name):
             return False
-        assigned = self._single_assignment(value)
+        assigned = assigned_value(self, value)
         if assigned is None or not _is_origin_lookup(assigned):
             return False
         function = self._enclosing_function(value)
@@ -537,7 +527,7 @@ class WildcardCors(Rule):
         if m.matches(value, m.Name("True")):
             return True
         if isinstance(value, cst.Name) and depth == 0:
-            assigned = self._single_assignment(value)
+            assigned = assigned_value(self, value)
             return assigned is not None and self._is_true(assigned, 1)
         return False
 
@@ -552,10 +542,6 @@ def _string(node: Optional[cst.CSTNode]) -> Optional[str]:
         value = node.evaluated_value
         return value if isinstance(value, str) else None
     return None
-
-
-def _code(node: cst.CSTNode) -> str:
-    return cst.Module(body=[]).code_for_node(node)
 
 
 def _is_origin_lookup(node: cst.BaseExpression) -> bool:
