@@ -138,6 +138,20 @@ def _run(root: Path, *args: str) -> subprocess.CompletedProcess:
     )
 
 
+def _fails_with(root: Path, args, error: str) -> None:
+    """The service, as written, really fails with ``error``."""
+    before = _run(root, *args)
+    assert before.returncode != 0
+    assert error in before.stderr, before.stderr
+
+
+def _serves(root: Path, args, reply: str) -> None:
+    """The service starts, binds once and answers (``reply`` in what it printed)."""
+    after = _run(root, *args)
+    assert after.returncode == 0, after.stderr
+    assert reply in after.stdout
+
+
 def _fix(root: Path, code: str, mode: FixMode = FixMode.SAFE, path: str = ".") -> None:
     result = lint_tree(root, select=[code], fix=mode, paths=[path])
     assert not result.errors, result.errors
@@ -172,17 +186,13 @@ def test_rebound_pooled_socket_fails_then_fixed_serves(tmp_path):
     )
     port = free_port()
     args = ("agents.analysis", "AnalysisAgent", "analysis_socket", str(port), str(port + 2))
-    before = _run(tmp_path, *args)
-    assert before.returncode != 0
-    assert "ZMQError" in before.stderr and "Address already in use" in before.stderr
+    _fails_with(tmp_path, args, "ZMQError: Address already in use")
 
     _fix(tmp_path, "ZMQ101")
     fixed = (tmp_path / "agents/analysis.py").read_text()
     assert "self.analysis_socket = self.context.socket(zmq.REP)" in fixed
     assert "get_rep_socket" not in fixed and "import zmq" in fixed
-    after = _run(tmp_path, *args)
-    assert after.returncode == 0, after.stderr
-    assert '"echo": 42' in after.stdout
+    _serves(tmp_path, args, '"echo": 42')
 
 
 def test_rebind_through_base_helper_in_retry_loop_then_fixed(tmp_path):
@@ -230,16 +240,13 @@ def test_rebind_through_base_helper_in_retry_loop_then_fixed(tmp_path):
         RUNNER.lstrip().replace("sys.path.insert(0, sys.argv[1])", "sys.path[0:0] = [sys.argv[1], sys.argv[1] + '/main_pc_code/agents']")
     )
     args = ("chitchat", "ChitchatAgent", "chat_socket", str(port), str(port + 2))
-    before = _run(tmp_path, *args)
-    assert before.returncode != 0 and "Address already in use" in before.stderr
+    _fails_with(tmp_path, args, "Address already in use")
 
     _fix(tmp_path, "ZMQ101", path="main_pc_code")
     fixed = (tmp_path / "main_pc_code/agents/chitchat.py").read_text()
     assert "self.chat_socket = self.context.socket(zmq.REP)" in fixed
     assert "for attempt in range(3):" in fixed  # the one bind, and its retries, stay
-    after = _run(tmp_path, *args)
-    assert after.returncode == 0, after.stderr
-    assert '"echo": 42' in after.stdout
+    _serves(tmp_path, args, '"echo": 42')
 
 
 def test_cleared_context_raises_then_fixed_serves(tmp_path):
@@ -267,17 +274,13 @@ def test_cleared_context_raises_then_fixed_serves(tmp_path):
     )
     port = free_port()
     args = ("executor", "ExecutorAgent", "worker_socket", str(port), str(port + 2))
-    before = _run(tmp_path, *args)
-    assert before.returncode != 0
-    assert "AttributeError: 'NoneType' object has no attribute 'socket'" in before.stderr
+    _fails_with(tmp_path, args, "AttributeError: 'NoneType' object has no attribute 'socket'")
 
     _fix(tmp_path, "ZMQ103")
     fixed = (tmp_path / "executor.py").read_text()
     assert "self.context = None" not in fixed
     assert "self.worker_socket = None" in fixed  # an initialisation, not a finding
-    after = _run(tmp_path, *args)
-    assert after.returncode == 0, after.stderr
-    assert '"agent": "ExecutorAgent"' in after.stdout
+    _serves(tmp_path, args, '"agent": "ExecutorAgent"')
 
 
 def test_subclass_binding_base_port_fails_then_unsafe_fix_serves_on_base_socket(tmp_path):
@@ -303,14 +306,11 @@ def test_subclass_binding_base_port_fails_then_unsafe_fix_serves_on_base_socket(
     )
     port = free_port()
     args = ("enhanced", "EnhancedAgent", "socket", str(port), str(port))
-    before = _run(tmp_path, *args)
-    assert before.returncode != 0 and "Address already in use" in before.stderr
+    _fails_with(tmp_path, args, "Address already in use")
 
     assert lint_tree(tmp_path, select=["ZMQ105"], fix=FixMode.SAFE).fixes_applied == 0  # unsafe only
     _fix(tmp_path, "ZMQ105", mode=FixMode.UNSAFE)
-    after = _run(tmp_path, *args)
-    assert after.returncode == 0, after.stderr
-    assert '"agent": "EnhancedAgent"' in after.stdout
+    _serves(tmp_path, args, '"agent": "EnhancedAgent"')
 
 
 PUBLISHER_RUNNER = """
@@ -368,11 +368,8 @@ def test_publisher_from_binding_pool_fails_then_fixed_connects(tmp_path):
         },
     )
     port = str(free_port())
-    before = _run(tmp_path, port)
-    assert before.returncode != 0 and "Address already in use" in before.stderr
+    _fails_with(tmp_path, (port,), "Address already in use")
 
     _fix(tmp_path, "ZMQ102")
     assert "self.pub_socket = self.context.socket(zmq.PUB)" in (tmp_path / "error_publisher.py").read_text()
-    after = _run(tmp_path, port)
-    assert after.returncode == 0, after.stderr
-    assert "disk full" in after.stdout
+    _serves(tmp_path, (port,), "disk full")

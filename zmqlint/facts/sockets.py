@@ -1083,20 +1083,9 @@ def _find_undefined(index: ProjectIndex, module: ModuleInfo) -> List[UndefinedRe
         known |= set(dir(object)) | stored_here
         if _calls_unknown_method(cls, known):
             continue
-        for method in cls.methods.values():
-            self_name = _self_name(method)
-            if self_name is None:
-                continue
-            for node in ast.walk(method.node):
-                if (
-                    isinstance(node, ast.Attribute)
-                    and isinstance(node.ctx, ast.Load)
-                    and isinstance(node.value, ast.Name)
-                    and node.value.id == self_name
-                    and node.attr not in known
-                    and not (node.attr.startswith("__") and node.attr.endswith("__"))
-                ):
-                    results.append(UndefinedRead(node, node.attr, cls))
+        for node in _self_reads(cls):
+            if node.attr not in known and not (node.attr.startswith("__") and node.attr.endswith("__")):
+                results.append(UndefinedRead(node, node.attr, cls))
     results.sort(key=lambda r: (r.node.lineno, r.node.col_offset))
     return results
 
@@ -1175,21 +1164,26 @@ def _calls_unknown_method(cls: ClassInfo, known: Set[str]) -> bool:
     return False
 
 
-def _reads_unknown_own(cls: ClassInfo) -> bool:
-    """Cheap first look: does the class read a ``self.X`` it does not define itself?"""
-    own = set(cls.attributes) | set(cls.methods)
+def _self_reads(cls: ClassInfo) -> Iterator[ast.Attribute]:
+    """Every ``self.X`` read in the class's methods."""
     for method in cls.methods.values():
         self_name = _self_name(method)
+        if self_name is None:
+            continue
         for node in ast.walk(method.node):
             if (
                 isinstance(node, ast.Attribute)
                 and isinstance(node.ctx, ast.Load)
                 and isinstance(node.value, ast.Name)
                 and node.value.id == self_name
-                and node.attr not in own
             ):
-                return True
-    return False
+                yield node
+
+
+def _reads_unknown_own(cls: ClassInfo) -> bool:
+    """Cheap first look: does the class read a ``self.X`` it does not define itself?"""
+    own = set(cls.attributes) | set(cls.methods)
+    return any(node.attr not in own for node in _self_reads(cls))
 
 
 def _class_level_names(cls: ClassInfo) -> Set[str]:
