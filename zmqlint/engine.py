@@ -18,7 +18,6 @@ from pathlib import Path
 from typing import Dict, Iterable, List, Mapping, Optional, Sequence, Set, Tuple, Type
 
 import libcst as cst
-from libcst.metadata import PositionProvider
 
 from zmqlint import tolerant
 from zmqlint.config import Config
@@ -206,7 +205,7 @@ class Engine:
         if module is None:
             return syntax_errors, None, []
         try:
-            wrapper = _LazyPositionsWrapper(module, unsafe_skip_copy=True)
+            wrapper = _LazyMetadataWrapper(module, unsafe_skip_copy=True)
             context = RuleContext(
                 path=path,
                 display_path=display_path,
@@ -335,17 +334,18 @@ class Engine:
         return text, applied, notes
 
 
-class _LazyPositions(Mapping):
-    """`PositionProvider`'s node -> range mapping, computed on the first lookup."""
+class _LazyMetadata(Mapping):
+    """One provider's node -> value mapping, computed on the first lookup."""
 
-    def __init__(self, wrapper: cst.MetadataWrapper) -> None:
+    def __init__(self, wrapper: cst.MetadataWrapper, provider) -> None:
         self._wrapper = wrapper
-        self._positions: Optional[Mapping] = None
+        self._provider = provider
+        self._values: Optional[Mapping] = None
 
     def _resolved(self) -> Mapping:
-        if self._positions is None:
-            self._positions = cst.MetadataWrapper.resolve_many(self._wrapper, [PositionProvider])[PositionProvider]
-        return self._positions
+        if self._values is None:
+            self._values = cst.MetadataWrapper.resolve_many(self._wrapper, [self._provider])[self._provider]
+        return self._values
 
     def __getitem__(self, node):
         return self._resolved()[node]
@@ -357,22 +357,19 @@ class _LazyPositions(Mapping):
         return len(self._resolved())
 
 
-class _LazyPositionsWrapper(cst.MetadataWrapper):
-    """A `MetadataWrapper` that computes positions only when a rule asks for one.
+class _LazyMetadataWrapper(cst.MetadataWrapper):
+    """A `MetadataWrapper` that computes each provider's metadata when a rule first asks for it.
 
-    Every rule declares `PositionProvider`, but positions cost more than parsing (a full
-    code generation pass) and are only needed where a rule reports; most files report
-    nothing. The values are LibCST's own, computed once per module on first use.
+    Rules declare what they may need (every rule `PositionProvider`, some scopes and qualified
+    names), but most files give a rule nothing to look up: positions are only needed where a
+    rule reports, scopes only where it found a candidate. Computing them up front costs more
+    than parsing. The values are LibCST's own, computed once per module on first use.
     """
 
     __slots__ = ()
 
     def resolve_many(self, providers):
-        eager = [p for p in providers if p is not PositionProvider]
-        resolved = dict(super().resolve_many(eager)) if eager else {}
-        if PositionProvider in providers:
-            resolved[PositionProvider] = _LazyPositions(self)
-        return resolved
+        return {provider: _LazyMetadata(self, provider) for provider in providers}
 
 
 def compiles_ast(text: str) -> bool:
