@@ -399,15 +399,18 @@ def test_fleet_socket_bugs_are_found_where_bugs_md_says():
 # -- precision ----------------------------------------------------------------------------------
 
 
+# Corpus runs: tens of seconds of CPU each, more on a loaded machine.
+_CORPUS = [pytest.mark.slow, pytest.mark.timeout(900)]
+
 PRECISION_FAST = [
     pytest.param([STDLIB / "socketserver.py", STDLIB / "threading.py"], id="stdlib-servers"),
     pytest.param([STDLIB / "concurrent", STDLIB / "multiprocessing" / "connection.py"], id="stdlib-concurrency"),
     pytest.param([PYZMQ / "sugar", PYZMQ / "devices", PYZMQ / "eventloop", PYZMQ / "green"], id="pyzmq-core"),
 ]
 PRECISION_SLOW = [
-    pytest.param([STDLIB / "http", STDLIB / "logging"], id="stdlib-http-logging", marks=pytest.mark.slow),
-    pytest.param([STDLIB / "multiprocessing", STDLIB / "asyncio"], id="stdlib-mp-asyncio", marks=pytest.mark.slow),
-    pytest.param([PYZMQ], id="pyzmq-all", marks=pytest.mark.slow),
+    pytest.param([STDLIB / "http", STDLIB / "logging"], id="stdlib-http-logging", marks=_CORPUS),
+    pytest.param([STDLIB / "multiprocessing", STDLIB / "asyncio"], id="stdlib-mp-asyncio", marks=_CORPUS),
+    pytest.param([PYZMQ], id="pyzmq-all", marks=_CORPUS),
 ]
 
 
@@ -424,6 +427,7 @@ def test_no_socket_findings_on_stdlib_and_pyzmq(paths):
 
 
 @pytest.mark.slow
+@pytest.mark.timeout(900)
 @pytest.mark.skipif(not (FLEET / "BUGS.md").exists(), reason="fleet not present")
 def test_fleet_agents_start_and_answer_after_the_socket_fixes(tmp_path):
     """The fleet's own self-test, on a copy fixed for ZMQ101–ZMQ105 only: every agent these
