@@ -134,3 +134,38 @@ def test_concurrent_change_between_read_and_write_is_not_overwritten(tmp_path):
     else:  # pragma: no cover
         raise AssertionError("expected ConcurrentModification")
     assert path.read_text() == "a = 2  # edited meanwhile\n"
+
+
+def test_a_relative_import_left_unused_by_a_fix_is_removed(tmp_path):
+    from conftest import write_tree
+
+    write_tree(
+        tmp_path,
+        {
+            "pkg/__init__.py": "",
+            "pkg/pools/__init__.py": "",
+            "pkg/pools/sp.py": """
+                import zmq
+
+                def get_rep_socket(endpoint, context=None):
+                    sock = (context or zmq.Context.instance()).socket(zmq.REP)
+                    sock.bind(endpoint)
+                    return sock
+                """,
+            "pkg/agents/__init__.py": "",
+            "pkg/agents/a.py": """
+                import zmq
+                from ..pools.sp import get_rep_socket
+
+                class Agent:
+                    def __init__(self, endpoint):
+                        self.context = zmq.Context()
+                        self.sock = get_rep_socket(endpoint, context=self.context)
+                        self.sock.bind(endpoint)
+                """,
+        },
+    )
+    run([str(tmp_path / "pkg")], Config.from_table({}, root=tmp_path), fix_mode=FixMode.SAFE)
+    fixed = (tmp_path / "pkg/agents/a.py").read_text()
+    assert "self.sock = self.context.socket(zmq.REP)" in fixed
+    assert "get_rep_socket" not in fixed

@@ -102,8 +102,12 @@ class _ApplyFixes(cst.CSTTransformer):
         return result
 
 
-def apply_fixes(module: cst.Module, fixes: Sequence[Fix]) -> cst.Module:
-    """``module`` with ``fixes`` applied (their nodes must belong to ``module``)."""
+def apply_fixes(module: cst.Module, fixes: Sequence[Fix], *, package: Optional[str] = None) -> cst.Module:
+    """``module`` with ``fixes`` applied (their nodes must belong to ``module``).
+
+    ``package`` is the dotted package the file belongs to; with it, relative imports a fix
+    asks to remove (``ImportSpec("..pools", "get_socket")``) are recognised too.
+    """
     # Imported here: libcst.codemod costs more start-up than the rest of LibCST together,
     # and a run that applies no fix never needs it.
     from libcst.codemod import CodemodContext
@@ -124,11 +128,22 @@ def apply_fixes(module: cst.Module, fixes: Sequence[Fix]) -> cst.Module:
             AddImportsVisitor.add_needed_import(context, imp.module, imp.obj, imp.asname)
         new = AddImportsVisitor(context).transform_module(new)
     if removes:
-        context = CodemodContext()
+        context = CodemodContext(full_package_name=package)
         for imp in removes:
-            RemoveImportsVisitor.remove_unused_import(context, imp.module, imp.obj, imp.asname)
+            RemoveImportsVisitor.remove_unused_import(context, _absolute_module(imp.module, package), imp.obj, imp.asname)
         new = RemoveImportsVisitor(context).transform_module(new)
     return new
+
+
+def _absolute_module(module: str, package: Optional[str]) -> str:
+    """``..pools`` seen from package ``a.b.c`` is ``a.b.pools`` (unchanged when absolute)."""
+    level = len(module) - len(module.lstrip("."))
+    if not level or package is None:
+        return module
+    parts = package.split(".") if package else []
+    base = parts[: len(parts) - (level - 1)] if level - 1 <= len(parts) else []
+    rest = module[level:]
+    return ".".join([*base, rest] if rest else base)
 
 
 def compiles(text: str, filename: str = "<fixed>") -> bool:
@@ -292,6 +307,12 @@ class Engine:
         notes: List[str] = []
         rejected: Set[tuple] = set()
         lines = text.splitlines()
+        name = self.index.module_name(path)
+        package = name if Path(path).name == "__init__.py" else name.rpartition(".")[0]
+
+        def apply(module: cst.Module, fixes: Sequence[Fix]) -> cst.Module:
+            return apply_fixes(module, fixes, package=package)
+
         for _ in range(MAX_FIX_PASSES):
             lines = text.splitlines()
             candidates = [
@@ -299,11 +320,11 @@ class Engine:
             ]
             if not candidates or module is None:
                 break
-            new_text = apply_fixes(module, [self.fix_mode.choose(f.fix) for f in candidates]).code
+            new_text = apply(module, [self.fix_mode.choose(f.fix) for f in candidates]).code
             if not compiles(new_text, display_path):
                 good = []
                 for finding in candidates:
-                    alone = apply_fixes(module, [self.fix_mode.choose(finding.fix)]).code
+                    alone = apply(module, [self.fix_mode.choose(finding.fix)]).code
                     if compiles(alone, display_path):
                         good.append(finding)
                     else:
@@ -314,10 +335,10 @@ class Engine:
                         )
                 if not good:
                     break
-                new_text = apply_fixes(module, [self.fix_mode.choose(f.fix) for f in good]).code
+                new_text = apply(module, [self.fix_mode.choose(f.fix) for f in good]).code
                 if not compiles(new_text, display_path):
                     good = good[:1]
-                    new_text = apply_fixes(module, [self.fix_mode.choose(good[0].fix)]).code
+                    new_text = apply(module, [self.fix_mode.choose(good[0].fix)]).code
                 candidates = good
             if new_text == text:
                 break

@@ -257,7 +257,7 @@ def _class_info(node: ast.ClassDef, module: ModuleInfo) -> ClassInfo:
                             cls.attributes.setdefault(attr_target.attr, []).append(ast.Constant(...))
             elif isinstance(sub, ast.Call):
                 func = dotted_name(sub.func)
-                if func in ("setattr", "object.__setattr__", "vars") or (func or "").endswith(".__setattr__"):
+                if func in ("setattr", "object.__setattr__") or (func or "").endswith(".__setattr__"):
                     cls.dynamic_attributes = True
             elif isinstance(sub, ast.Attribute) and sub.attr == "__dict__":
                 cls.dynamic_attributes = True
@@ -557,6 +557,8 @@ class ProjectIndex:
         cls = next((s for s in reversed(scope) if isinstance(s, ClassInfo)), None)
         func = next((s for s in reversed(scope) if isinstance(s, FunctionInfo)), None)
         target: Optional[Symbol] = None
+        if len(parts) == 1 and func is not None and func.parameters and parts[0] == func.parameters[0]:
+            return None  # calling the instance itself (`self(...)`)
         if func is not None and func.owner is not None and func.parameters and parts[0] == func.parameters[0] and cls:
             if len(parts) == 2:
                 return self.find_method(cls, parts[1])
