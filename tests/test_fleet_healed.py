@@ -82,6 +82,7 @@ def test_healed_fleet_passes_its_selftest(healed):
     # The numpy frame crossed the wire intact, and the wire carried no pickle.
     assert by_name["exchange/audio_frames"]["ok"], by_name["exchange/audio_frames"]
     assert by_name["exchange/audio_wire"]["ok"], by_name["exchange/audio_wire"]
+    assert by_name["exchange/audio_wire"]["detail"].endswith("formats: msgpack"), by_name["exchange/audio_wire"]
     assert by_name["start/coordinator"]["ok"] and by_name["stop/coordinator"]["ok"]
 
 
