@@ -189,7 +189,7 @@ class Engine:
         for rule in self.rules:
             if any(rule.CODE.startswith(code) for code in ignored):
                 continue
-            if self.use_prefilter and rule.PREFILTER and not any(hint in text for hint in rule.PREFILTER):
+            if self.use_prefilter and rule.PREFILTER and not any(_hint_in(hint, text) for hint in rule.PREFILTER):
                 continue
             chosen.append(rule)
         return chosen
@@ -391,6 +391,11 @@ class _LazyMetadataWrapper(cst.MetadataWrapper):
 
     def resolve_many(self, providers):
         return {provider: _LazyMetadata(self, provider) for provider in providers}
+
+
+def _hint_in(hint, text: str) -> bool:
+    """A prefilter hint is a substring, or a compiled regular expression searched for."""
+    return hint in text if isinstance(hint, str) else hint.search(text) is not None
 
 
 def compiles_ast(text: str) -> bool:

@@ -13,11 +13,12 @@ Every rule carries its user documentation in its docstring, under Ruff's heading
 from __future__ import annotations
 
 import inspect
+import re
 import textwrap
 from dataclasses import dataclass, field
 from functools import cached_property
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Callable, ClassVar, Dict, List, Mapping, Optional, Sequence, Tuple
+from typing import TYPE_CHECKING, Any, Callable, ClassVar, Dict, List, Mapping, Optional, Sequence, Tuple, Union
 
 import libcst as cst
 from libcst.metadata import CodeRange, PositionProvider
@@ -129,9 +130,10 @@ class Rule(cst.BatchableCSTVisitor):
     FIXES: ClassVar[Tuple[Applicability, ...]] = ()
     #: Rule settings in `[tool.zmqlint]`.
     OPTIONS: ClassVar[Mapping[str, Option]] = {}
-    #: Cheap textual test: the rule can only report on a file containing one of these strings.
-    #: Empty means the rule must always run. It must be sound: no finding is ever lost by it.
-    PREFILTER: ClassVar[Tuple[str, ...]] = ()
+    #: Cheap textual test: the rule can only report on a file containing one of these strings
+    #: (or matching one of these compiled regular expressions). Empty means the rule must
+    #: always run. It must be sound: no finding is ever lost by it.
+    PREFILTER: ClassVar[Tuple[Union[str, "re.Pattern[str]"], ...]] = ()
     VALID: ClassVar[Sequence[Valid]] = ()
     INVALID: ClassVar[Sequence[Invalid]] = ()
 

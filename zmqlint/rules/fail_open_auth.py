@@ -127,7 +127,8 @@ class FailOpenAuth(Rule):
     SEVERITY = Severity.HIGH
     MESSAGE = "Authentication is disabled when the key is missing"
     FIXES = (Applicability.UNSAFE,)
-    PREFILTER = ("if",)
+    # Every credential word the rule recognises (see `credential_name`) contains one of these.
+    PREFILTER = (re.compile(r"(?i)key|token|secret|passw|passphrase|credential|bearer"),)
     METADATA_DEPENDENCIES = (PositionProvider, ParentNodeProvider, ScopeProvider, QualifiedNameProvider)
 
     VALID = [
@@ -390,17 +391,20 @@ class FailOpenAuth(Rule):
         if isinstance(value, cst.BooleanOperation):
             return self._is_env_credential(value.left)
         if isinstance(value, cst.Call) and value.args:
-            qualified = {q.name for q in self.get_metadata(QualifiedNameProvider, value.func, set())}
-            variable = value.args[0].value
+            variable, target, suffix = value.args[0].value, value.func, ""
         elif isinstance(value, cst.Subscript) and len(value.slice) == 1 and isinstance(value.slice[0].slice, cst.Index):
-            qualified = {q.name + ".__getitem__" for q in self.get_metadata(QualifiedNameProvider, value.value, set())}
-            variable = value.slice[0].slice.value
+            variable, target, suffix = value.slice[0].slice.value, value.value, ".__getitem__"
         else:
             return False
-        if not qualified & _ENV_LOOKUPS or not isinstance(variable, cst.SimpleString):
+        # The variable's name is cheap to check; qualified names (scope analysis of the whole
+        # file) are only computed for lookups of a credential-like variable.
+        if not isinstance(variable, cst.SimpleString):
             return False
         words = _words(str(variable.evaluated_value or ""))
-        return bool(set(words) & (_CREDENTIAL_WORDS | {"key"}))
+        if not set(words) & (_CREDENTIAL_WORDS | {"key"}):
+            return False
+        qualified = {q.name + suffix for q in self.get_metadata(QualifiedNameProvider, target, set())}
+        return bool(qualified & _ENV_LOOKUPS)
 
     def _is_global(self, name: cst.Name) -> bool:
         scope = self.get_metadata(ScopeProvider, name, None)

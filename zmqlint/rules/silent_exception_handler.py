@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import re
 from typing import Dict, List, Optional
 
 import libcst as cst
@@ -59,7 +60,8 @@ class SilentExceptionHandler(Rule):
     SEVERITY = Severity.MEDIUM
     MESSAGE = "Exception handler silently swallows errors"
     FIXES = (Applicability.SAFE, Applicability.UNSAFE)
-    PREFILTER = ("except",)
+    # A bare `except:`, or a handler whose type names Exception / BaseException.
+    PREFILTER = (re.compile(r"except\s*:|except\b[^:]*Exception"),)
 
     VALID = [
         Valid(
