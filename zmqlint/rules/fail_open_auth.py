@@ -381,10 +381,21 @@ class FailOpenAuth(Rule):
             return False
         if credential_name(name):
             return True
-        if isinstance(node, cst.Name):
+        # Scope analysis of the whole file is the expensive part; it can only matter where the
+        # file looks something up in the environment at all.
+        if isinstance(node, cst.Name) and self._may_hold_env_lookup(node.value):
             assigned = assigned_value(self, node)
             return assigned is not None and self._is_env_credential(assigned)
         return False
+
+    def _may_hold_env_lookup(self, name: str) -> bool:
+        """Cheap textual test: is ``name`` assigned something starting with an environment lookup
+        (``name = os.getenv(...)``, ``name = (environ["X"] or ...)``) anywhere in the file?"""
+        source = self.context.source
+        if "getenv" not in source and "environ" not in source:
+            return False
+        pattern = re.compile(rf"\b{re.escape(name)}\s*(?::[^=\n]*)?=(?!=)[\s(]*[\w.]*(?:getenv|environ)")
+        return pattern.search(source) is not None
 
     def _is_env_credential(self, value: cst.BaseExpression) -> bool:
         """``os.getenv("SERVICE_KEY")`` and friends, with a credential-like variable name."""
