@@ -54,18 +54,6 @@ def assigned_value(visitor: cst.MetadataDependent, name: cst.Name) -> Optional[c
     return None
 
 
-def names_in(node: cst.CSTNode) -> Set[str]:
-    """Every identifier used in ``node`` (to tell whether a name is free for an import)."""
-    names: Set[str] = set()
-
-    class Collect(cst.CSTVisitor):
-        def visit_Name(self, n: cst.Name) -> None:
-            names.add(n.value)
-
-    node.visit(Collect())
-    return names
-
-
 def runtime_call(func: str, args: Sequence[cst.Arg], taken: Set[str]) -> Tuple[cst.Call, ImportSpec]:
     """``func(args)`` from the runtime module, and the import it needs.
 

@@ -6,6 +6,7 @@ import libcst as cst
 import libcst.matchers as m
 from libcst.helpers import get_full_name_for_node
 
+from zmqlint.codemods import names_in
 from zmqlint.codemods.alerts import compare_call, comparison_operands
 from zmqlint.model import Applicability, Fix, ImportSpec, Severity
 from zmqlint.rule import Invalid, Rule, Valid
@@ -183,14 +184,7 @@ class EvalOfDynamicString(Rule):
 
     def module_names(self) -> Set[str]:
         if self._module_names is None:
-            names: Set[str] = set()
-
-            class Collect(cst.CSTVisitor):
-                def visit_Name(self, n: cst.Name) -> None:
-                    names.add(n.value)
-
-            self.context.module.visit(Collect())
-            self._module_names = names
+            self._module_names = names_in(self.context.module)
         return self._module_names
 
 

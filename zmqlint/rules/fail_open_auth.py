@@ -8,7 +8,8 @@ import libcst.matchers as m
 from libcst.helpers import get_full_name_for_node
 from libcst.metadata import GlobalScope, ParentNodeProvider, PositionProvider, QualifiedNameProvider, ScopeProvider
 
-from zmqlint.codemods.security import assigned_value, code_of, names_in, require_api_key_call
+from zmqlint.codemods import names_in
+from zmqlint.codemods.security import assigned_value, code_of, require_api_key_call
 from zmqlint.model import Applicability, Fix, ImportSpec, Severity
 from zmqlint.rule import Invalid, Rule, Valid
 

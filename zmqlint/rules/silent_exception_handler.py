@@ -8,6 +8,7 @@ import libcst.matchers as m
 from libcst.helpers import get_full_name_for_node
 from libcst.metadata import CodeRange, PositionProvider
 
+from zmqlint.codemods import names_in
 from zmqlint.codemods.exceptions import LOGGER_NAMES, fresh_name, logged_handler, raised_exceptions
 from zmqlint.model import Applicability, Fix, Severity
 from zmqlint.rule import Invalid, Rule, Valid
@@ -336,7 +337,7 @@ class SilentExceptionHandler(Rule):
 
     def _logging_fix(self, try_node: cst.Try, handler: cst.ExceptHandler) -> Fix:
         where = self.functions[-1] if self.functions else "<module>"
-        taken = _names_in(handler)
+        taken = names_in(handler)
         exc_name = fresh_name("exc", taken)
         safe_handler, safe_imports = logged_handler(handler, logger=self.logger, where=where, exc_name=exc_name)
         safe = Fix("log the exception with its traceback", Applicability.SAFE, {handler: safe_handler}, add_imports=safe_imports)
@@ -372,14 +373,3 @@ def _is_broad(type_node: cst.BaseExpression) -> bool:
 
 def _type_text(type_node: cst.BaseExpression) -> str:
     return cst.Module(body=[]).code_for_node(type_node)
-
-
-def _names_in(node: cst.CSTNode) -> set:
-    names = set()
-
-    class Collect(cst.CSTVisitor):
-        def visit_Name(self, n: cst.Name) -> None:
-            names.add(n.value)
-
-    node.visit(Collect())
-    return names

@@ -7,13 +7,13 @@ import libcst as cst
 import libcst.matchers as m
 from libcst.metadata import ParentNodeProvider, PositionProvider, QualifiedNameProvider, ScopeProvider
 
+from zmqlint.codemods import names_in
 from zmqlint.codemods.security import (
     allowed_origins_call,
     assigned_value,
     code_of,
     keyword_arg,
     matches_any_origin,
-    names_in,
     with_keyword_arg,
 )
 from zmqlint.model import Applicability, Fix, Severity
