@@ -162,6 +162,22 @@ def dotted_name(node: ast.AST) -> Optional[str]:
     return None
 
 
+def own_nodes(node: ast.AST) -> Iterator[ast.AST]:
+    """The nodes of a function's body (or of any other node, itself included), without
+    descending into nested functions, lambdas and classes: what runs when it runs.
+
+    Nested definitions themselves are yielded (they are statements of the body), their
+    insides are not.
+    """
+    stack: List[ast.AST] = list(node.body) if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)) else [node]
+    while stack:
+        current = stack.pop()
+        yield current
+        if current is not node and isinstance(current, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef, ast.Lambda)):
+            continue
+        stack.extend(ast.iter_child_nodes(current))
+
+
 def parse_module_info(path: Path, name: str, source: str) -> ModuleInfo:
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")

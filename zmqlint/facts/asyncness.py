@@ -38,9 +38,9 @@ from __future__ import annotations
 
 import ast
 from dataclasses import dataclass
-from typing import Dict, Iterator, List, Optional, Sequence, Set, Tuple, Union
+from typing import Dict, List, Optional, Sequence, Set, Tuple, Union
 
-from zmqlint.index import ClassInfo, FunctionInfo, ModuleInfo, ProjectIndex, dotted_name
+from zmqlint.index import ClassInfo, FunctionInfo, ModuleInfo, ProjectIndex, dotted_name, own_nodes
 
 # Tri-state answer of "can the result of calling this be awaited?"
 AWAITABLE = "awaitable"
@@ -184,7 +184,7 @@ def uses_event_loop(index: ProjectIndex, func: FunctionInfo, depth: int = 0) -> 
 
 def _uses_event_loop(index: ProjectIndex, func: FunctionInfo, depth: int) -> bool:
     scope = _Scope.of_function(index, func)
-    for node in _own_nodes(func.node):
+    for node in own_nodes(func.node):
         if isinstance(node, ast.Attribute) and (node.attr in _LOOP_METHODS or "loop" in node.attr.lower()):
             return True
         if isinstance(node, ast.Name) and "loop" in node.id.lower():
@@ -664,7 +664,7 @@ def _collect_bindings(node: ast.AST, *, function: bool) -> Dict[str, List[Bindin
         for sub in ast.walk(node):
             visit(sub)
     else:
-        for sub in _own_nodes(node):
+        for sub in own_nodes(node):
             visit(sub)
     return table
 
@@ -672,22 +672,10 @@ def _collect_bindings(node: ast.AST, *, function: bool) -> Dict[str, List[Bindin
 # -- what a function returns -----------------------------------------------------------------
 
 
-def _own_nodes(func: ast.AST) -> Iterator[ast.AST]:
-    """Nodes of a function's (or the module's) body, not descending into nested functions,
-    classes or lambdas."""
-    stack: List[ast.AST] = list(getattr(func, "body", []))
-    while stack:
-        node = stack.pop()
-        yield node
-        if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef, ast.Lambda)):
-            continue
-        stack.extend(ast.iter_child_nodes(node))
-
-
 def _returned_values(func: ast.AST) -> List[Optional[ast.expr]]:
     """The value of every ``return`` (None for a bare ``return``); a function that may fall off
     its end also returns None, which is reported as one more None."""
-    values: List[Optional[ast.expr]] = [n.value for n in _own_nodes(func) if isinstance(n, ast.Return)]
+    values: List[Optional[ast.expr]] = [n.value for n in own_nodes(func) if isinstance(n, ast.Return)]
     body = getattr(func, "body", [])
     if not body or not isinstance(body[-1], (ast.Return, ast.Raise)):
         values.append(None)
@@ -695,7 +683,7 @@ def _returned_values(func: ast.AST) -> List[Optional[ast.expr]]:
 
 
 def _is_generator(func: ast.AST) -> bool:
-    return any(isinstance(n, (ast.Yield, ast.YieldFrom)) for n in _own_nodes(func))
+    return any(isinstance(n, (ast.Yield, ast.YieldFrom)) for n in own_nodes(func))
 
 
 def _decorators_change(func: FunctionInfo) -> bool:

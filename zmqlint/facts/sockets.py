@@ -26,7 +26,7 @@ import re
 from dataclasses import dataclass, field
 from typing import Dict, FrozenSet, Iterable, Iterator, List, Optional, Sequence, Set, Tuple, Union
 
-from zmqlint.index import ClassInfo, FunctionInfo, ModuleInfo, ProjectIndex, dotted_name
+from zmqlint.index import ClassInfo, FunctionInfo, ModuleInfo, ProjectIndex, dotted_name, own_nodes
 
 SOCKET_TYPES = (
     "PAIR", "PUB", "SUB", "REQ", "REP", "DEALER", "ROUTER", "PULL", "PUSH", "XPUB", "XSUB", "STREAM",
@@ -66,17 +66,6 @@ class _LazyParents:
         if self._map is None:
             self._map = _parents(self.root)
         return self._map.get(node)
-
-
-def _own_nodes(func: ast.AST) -> Iterator[ast.AST]:
-    """Nodes of a function body, not descending into nested functions, lambdas or classes."""
-    stack = list(ast.iter_child_nodes(func))
-    while stack:
-        node = stack.pop()
-        yield node
-        if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.Lambda, ast.ClassDef)):
-            continue
-        stack.extend(ast.iter_child_nodes(node))
 
 
 def _is_none(node: Optional[ast.AST]) -> bool:
@@ -278,7 +267,7 @@ def _analyse_factory(index: ProjectIndex, func: FunctionInfo) -> Optional[Factor
     created: Dict[str, Optional[str]] = {}
     prebound: Dict[str, Factory] = {}
     config_locals: Dict[str, ast.Call] = {}
-    for node in _own_nodes(func.node):
+    for node in own_nodes(func.node):
         if isinstance(node, ast.Assign) and len(node.targets) == 1 and isinstance(node.targets[0], ast.Name):
             name = node.targets[0].id
             kind = _is_socket_creation(node.value)
@@ -293,7 +282,7 @@ def _analyse_factory(index: ProjectIndex, func: FunctionInfo) -> Optional[Factor
 
     # Which created sockets get bound here, and under what condition.
     bind_conditions: Dict[str, Optional[str]] = {}
-    for node in _own_nodes(func.node):
+    for node in own_nodes(func.node):
         if not isinstance(node, ast.Call):
             continue
         targets: List[str] = []
@@ -313,7 +302,7 @@ def _analyse_factory(index: ProjectIndex, func: FunctionInfo) -> Optional[Factor
                     previous = bind_conditions.get(name, "unset")
                     bind_conditions[name] = None if previous is None or condition is None else condition
 
-    for node in _own_nodes(func.node):
+    for node in own_nodes(func.node):
         if not isinstance(node, ast.Return) or node.value is None:
             continue
         value = node.value
@@ -422,7 +411,7 @@ def _holder_attributes(index, module, call: ast.Call, position: int, keyword: Op
             param = keyword or (params[position] if position < len(params) else None)
             self_name = _self_name(init)
             attrs = []
-            for node in _own_nodes(init.node):
+            for node in own_nodes(init.node):
                 if isinstance(node, ast.Assign) and isinstance(node.value, ast.Name) and node.value.id == param:
                     for target_node in node.targets:
                         if isinstance(target_node, ast.Attribute) and dotted_name(target_node.value) == self_name:
@@ -514,7 +503,7 @@ def param_actions(index: ProjectIndex, func: FunctionInfo) -> Dict[str, Set[str]
             return "self." + name.partition(".")[2]
         return None
 
-    for node in _own_nodes(func.node):
+    for node in own_nodes(func.node):
         if not isinstance(node, ast.Call):
             continue
         if isinstance(node.func, ast.Attribute) and node.func.attr in BIND_METHODS + CONNECT_METHODS:
@@ -757,7 +746,7 @@ def context_expression(index: ProjectIndex, module: ModuleInfo, misuse: Misuse) 
             if _context_attribute_ready(index, func, attr, call.lineno):
                 return f"{self_name}.{attr}"
     if func is not None:
-        for node in _own_nodes(func.node):
+        for node in own_nodes(func.node):
             if (
                 isinstance(node, ast.Assign)
                 and node.lineno < call.lineno
@@ -836,7 +825,7 @@ def _base_created(index: ProjectIndex, cls: ClassInfo) -> Dict[str, str]:
         if init is None:
             continue
         self_name = _self_name(init)
-        for node in _own_nodes(init.node):
+        for node in own_nodes(init.node):
             if isinstance(node, ast.Assign):
                 for target in node.targets:
                     if isinstance(target, ast.Attribute) and dotted_name(target.value) == self_name:
@@ -938,7 +927,7 @@ def _find_clearings(index: ProjectIndex, module: ModuleInfo) -> List[Clearing]:
                 if method.name == "__init__" or self_name is None:
                     continue
                 parents = _LazyParents(method.node)
-                for node in _own_nodes(method.node):
+                for node in own_nodes(method.node):
                     use = _attribute_use(node, self_name)
                     if use and use[0] == attr and not _guards(node, parents, method.node, f"{self_name}.{attr}"):
                         fix = _clearing_fix(had_live, kind, use[1])
@@ -1031,7 +1020,7 @@ def _abstract_looking(index: ProjectIndex, cls: ClassInfo) -> bool:
     for method in cls.methods.values():
         if any(d.rpartition(".")[2] in ("abstractmethod", "abstractproperty") for d in method.decorators):
             return True
-        for node in _own_nodes(method.node):
+        for node in own_nodes(method.node):
             if isinstance(node, ast.Raise) and node.exc is not None and "NotImplementedError" in (dotted_name(node.exc) or dotted_name(getattr(node.exc, "func", None)) or ""):
                 return True
     return False
@@ -1129,7 +1118,7 @@ def _hands_itself_out(cls: ClassInfo) -> bool:
     set attributes on it."""
     for method in cls.methods.values():
         self_name = _self_name(method)
-        for node in _own_nodes(method.node):
+        for node in own_nodes(method.node):
             if isinstance(node, ast.Call) and any(
                 isinstance(a, ast.Name) and a.id == self_name for a in [*node.args, *[k.value for k in node.keywords]]
             ):
@@ -1152,7 +1141,7 @@ def _calls_unknown_method(cls: ClassInfo, known: Set[str]) -> bool:
     """``self.m()`` with ``m`` defined nowhere: the class is meant to be mixed into another."""
     for method in cls.methods.values():
         self_name = _self_name(method)
-        for node in _own_nodes(method.node):
+        for node in own_nodes(method.node):
             if (
                 isinstance(node, ast.Call)
                 and isinstance(node.func, ast.Attribute)
@@ -1264,7 +1253,7 @@ def bind_sites(index: ProjectIndex, func: FunctionInfo, _depth: int = 0) -> List
         return cached  # type: ignore[return-value]
     index._memo[key] = _IN_PROGRESS
     sites: List[BindSite] = []
-    for node in _own_nodes(func.node):
+    for node in own_nodes(func.node):
         if not isinstance(node, ast.Call):
             continue
         if isinstance(node.func, ast.Attribute) and node.func.attr == "bind" and node.args:
@@ -1429,7 +1418,7 @@ def _closes_before(method: FunctionInfo, self_name: Optional[str], base_subject:
     if not self_name:
         return False
     target = self_name + base_subject[4:]
-    for sub in _own_nodes(method.node):
+    for sub in own_nodes(method.node):
         if (
             isinstance(sub, ast.Call)
             and isinstance(sub.func, ast.Attribute)

@@ -17,9 +17,9 @@ from __future__ import annotations
 
 import ast
 from dataclasses import dataclass, field
-from typing import Dict, Iterator, List, Optional, Set, Tuple, Union
+from typing import Dict, List, Optional, Set, Tuple, Union
 
-from zmqlint.index import ClassInfo, FunctionInfo, ModuleInfo, ProjectIndex, dotted_name
+from zmqlint.index import ClassInfo, FunctionInfo, ModuleInfo, ProjectIndex, dotted_name, own_nodes
 
 FunctionNode = Union[ast.FunctionDef, ast.AsyncFunctionDef]
 
@@ -35,19 +35,6 @@ STOP_WORDS = {"stop", "close", "shutdown", "cleanup", "terminate", "disconnect",
 EXECUTOR_CALLS = {"submit": 0, "run_in_executor": 1, "to_thread": 0}
 #: Registrations that make a function run at shutdown: tail -> argument index.
 HANDLER_REGISTRATIONS = {"signal.signal": 1, "atexit.register": 0, "add_signal_handler": 1}
-
-
-def own_nodes(node: ast.AST) -> Iterator[ast.AST]:
-    """``ast.walk`` of a function's body, not descending into nested functions and classes."""
-    stack = list(ast.iter_child_nodes(node)) if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)) else [node]
-    if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)):
-        stack = [*node.body]
-    while stack:
-        current = stack.pop()
-        yield current
-        for child in ast.iter_child_nodes(current):
-            if not isinstance(child, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef, ast.Lambda)):
-                stack.append(child)
 
 
 def is_stop_name(name: str) -> bool:
