@@ -15,7 +15,7 @@ import dataclasses
 import traceback
 import warnings
 from pathlib import Path
-from typing import Dict, Iterable, List, Mapping, Optional, Sequence, Set, Tuple, Type
+from typing import Dict, List, Mapping, Optional, Sequence, Set, Tuple, Type
 
 import libcst as cst
 

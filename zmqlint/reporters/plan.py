@@ -15,7 +15,7 @@ from typing import Dict, List, Optional, TextIO
 
 from zmqlint.config import Config
 from zmqlint.engine import Engine, FixMode, apply_fixes
-from zmqlint.model import Applicability, Finding, Severity
+from zmqlint.model import Finding, Severity
 from zmqlint.rules import ENGINE_CODES, all_rules
 from zmqlint.runner import RunResult
 

@@ -12,7 +12,6 @@ more ``--unsafe-fixes`` would add, as Ruff's does.
 from __future__ import annotations
 
 from collections import Counter
-from functools import lru_cache
 from pathlib import Path
 from typing import Dict, List, TextIO
 
