@@ -21,6 +21,7 @@ import libcst as cst
 
 from zmqlint import tolerant
 from zmqlint.config import Config
+from zmqlint.gates import FileFacts
 from zmqlint.index import ProjectIndex
 from zmqlint.model import FileResult, Finding, Fix, FixMode, Severity
 from zmqlint.rule import Rule, RuleContext
@@ -205,6 +206,12 @@ class Engine:
         """Findings for ``text`` (the content of ``path``), the module the rules saw (None if
         it did not parse or nothing needed parsing), and internal errors."""
         rules = self.rules_for(path, text)
+        if rules and self.use_prefilter:
+            facts = FileFacts(path=path, text=text, index=self.index, config=self.config)
+            if facts.tree is not None:
+                rules = [rule for rule in rules if _admits(rule, facts)]
+                if not rules:
+                    return [], None, []
         if not rules and compiles_ast(text):
             return [], None, []
         # A file with syntax errors is analysed with its broken statements set aside
@@ -391,6 +398,14 @@ class _LazyMetadataWrapper(cst.MetadataWrapper):
 
     def resolve_many(self, providers):
         return {provider: _LazyMetadata(self, provider) for provider in providers}
+
+
+def _admits(rule: Type[Rule], facts: FileFacts) -> bool:
+    """The rule's gate; a gate that fails admits the file (the rule itself then decides)."""
+    try:
+        return bool(rule.gate(facts))
+    except Exception:  # a gate is an optimisation: it must never cost a finding
+        return True
 
 
 def _hint_in(hint, text: str) -> bool:

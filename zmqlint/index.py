@@ -99,6 +99,8 @@ class ModuleInfo:
     functions: Dict[str, FunctionInfo] = field(default_factory=dict)
     #: Top-level ``NAME = value`` (the last one wins).
     assignments: Dict[str, ast.expr] = field(default_factory=dict)
+    #: The text ``tree`` was parsed from (after repair, for a file with a broken statement).
+    source: str = field(default="", repr=False, compare=False)
 
     @property
     def is_package(self) -> bool:
@@ -182,7 +184,7 @@ def parse_module_info(path: Path, name: str, source: str) -> ModuleInfo:
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         tree = ast.parse(source, filename=str(path))
-    info = ModuleInfo(name=name, path=path, tree=tree)
+    info = ModuleInfo(name=name, path=path, tree=tree, source=source)
     for stmt in _top_level(tree.body):
         if isinstance(stmt, ast.Import):
             for alias in stmt.names:

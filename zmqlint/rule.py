@@ -27,6 +27,7 @@ from zmqlint.model import Applicability, Finding, Fix, Severity
 
 if TYPE_CHECKING:  # pragma: no cover
     from zmqlint.config import Config
+    from zmqlint.gates import FileFacts
     from zmqlint.index import ModuleInfo, ProjectIndex
 
 
@@ -136,6 +137,13 @@ class Rule(cst.BatchableCSTVisitor):
     PREFILTER: ClassVar[Tuple[Union[str, "re.Pattern[str]"], ...]] = ()
     VALID: ClassVar[Sequence[Valid]] = ()
     INVALID: ClassVar[Sequence[Invalid]] = ()
+
+    @classmethod
+    def gate(cls, facts: "FileFacts") -> bool:
+        """Whether the file can yield a finding of this rule at all, asked on the stdlib ``ast``
+        before the file is parsed with LibCST (see `zmqlint.gates`). It must be sound: never
+        False for a file the rule would report on. The default admits every file."""
+        return True
 
     METADATA_DEPENDENCIES: ClassVar[Tuple] = (PositionProvider,)
 
