@@ -11,9 +11,6 @@ from pathlib import Path
 from typing import List, Optional, Sequence
 
 import click
-from rich.console import Console
-from rich.markdown import Markdown
-from rich.table import Table
 
 from zmqlint import __version__
 from zmqlint.config import Config, ConfigError
@@ -232,6 +229,9 @@ def rules_command(output_format: str) -> None:
             )
         )
         return
+    from rich.console import Console
+    from rich.table import Table
+
     table = Table(title="zmqlint rules")
     for column in ("code", "name", "severity", "fix", "what it finds"):
         table.add_column(column)
@@ -249,6 +249,9 @@ def rule_command(code: str) -> None:
     rule = rule_for(code)
     if rule is None:
         raise fail(f"unknown rule '{code}'")
+    from rich.console import Console
+    from rich.markdown import Markdown
+
     console = Console(highlight=False)
     header = f"# {rule.CODE} {rule.NAME}\n\nSeverity: {rule.SEVERITY.value}. Fix: {rule.fix_label()}.\n\n"
     if console.is_terminal:

@@ -11,7 +11,6 @@ from __future__ import annotations
 from typing import Callable, Dict, List, Mapping, Optional, Sequence
 
 import libcst as cst
-import libcst.matchers as m
 
 
 def number_text(value: float) -> str:
@@ -70,7 +69,12 @@ def join_thread_attribute(index, thread, holder: str, timeout: float) -> cst.Bas
 
 
 def _is_docstring(stmt: cst.BaseStatement) -> bool:
-    return m.matches(stmt, m.SimpleStatementLine(body=[m.Expr(m.SimpleString() | m.ConcatenatedString())]))
+    return (
+        isinstance(stmt, cst.SimpleStatementLine)
+        and len(stmt.body) == 1
+        and isinstance(stmt.body[0], cst.Expr)
+        and isinstance(stmt.body[0].value, (cst.SimpleString, cst.ConcatenatedString))
+    )
 
 
 class ThreadLifecycleTransformer(cst.CSTTransformer):
