@@ -15,6 +15,7 @@ import pytest
 import zmqlint.cache as cache_module
 import zmqlint.runner as runner
 from zmqlint.config import Config
+from zmqlint.index import ProjectIndex
 from zmqlint.model import FixMode
 from zmqlint.rules import rule_for
 from zmqlint.runner import run
@@ -151,6 +152,29 @@ def test_a_dependency_change_drops_the_finding_that_depended_on_it(tmp_path, che
     warm = lint(tmp_path, table={"select": ["ASY301"]})
     assert "app.py" in checked and "server.py" in checked
     assert warm.findings == []
+
+
+def test_a_fact_reused_for_another_file_carries_the_files_it_was_computed_from(tmp_path):
+    # `a.py` is checked first: working out Base's ancestors reads root.py. `b.py` reuses that
+    # answer from the index's memo, and must still depend on root.py (else editing root.py
+    # would leave b.py's cached findings standing).
+    write_tree(
+        tmp_path,
+        {
+            "root.py": "class Root:\n    pass\n",
+            "base.py": "from root import Root\n\nclass Base(Root):\n    pass\n",
+            "a.py": "from base import Base\n\nclass A(Base):\n    pass\n",
+            "b.py": "from base import Base\n\nclass B(Base):\n    pass\n",
+        },
+    )
+    index = ProjectIndex(tmp_path)
+    index.reset_touched()
+    first = index.module_for_path(tmp_path / "a.py")
+    assert [c.name for c in index.mro(first.classes["A"])] == ["A", "Base", "Root"]
+    index.reset_touched()
+    second = index.module_for_path(tmp_path / "b.py")
+    assert [c.name for c in index.mro(second.classes["B"])] == ["B", "Base", "Root"]
+    assert {p.name for p in index.touched} == {"b.py", "base.py", "root.py"}
 
 
 def test_a_corrupt_cache_is_ignored_and_replaced(tmp_path, checked):

@@ -309,6 +309,8 @@ class ProjectIndex:
         #: Files read to answer questions since the last `reset_touched()`.
         self.touched: Set[Path] = set()
         self._memo: Dict[tuple, object] = {}
+        self._memo_touched: Dict[tuple, frozenset] = {}
+        self._real_paths: Dict[object, Path] = {}
         self._module_files: Dict[tuple, Optional[Path]] = {}
 
     def memo(self, key: tuple, compute):
@@ -317,9 +319,20 @@ class ProjectIndex:
         Facts derived from a module must include that module (or its path) in ``key`` so a
         changed file (`set_source`) does not serve a stale answer.
         """
-        if key not in self._memo:
-            self._memo[key] = compute()
-        return self._memo[key]
+        if key in self._memo:
+            self.touched.update(self._memo_touched.get(key, ()))
+            return self._memo[key]
+        # The files read to compute a fact are part of it: whoever reuses the fact depends on
+        # them too (the cache re-checks a file when any of them changes).
+        outer = self.touched
+        self.touched = set()
+        try:
+            value = self._memo[key] = compute()
+        finally:
+            inner, self.touched = self.touched, outer
+            outer.update(inner)
+        self._memo_touched[key] = frozenset(inner)
+        return value
 
     # -- modules ---------------------------------------------------------------------------
 
@@ -329,12 +342,20 @@ class ProjectIndex:
         self._overrides[path] = text
         self._by_path.pop(path, None)
         self._memo.clear()
+        self._memo_touched.clear()
+
+    def _real(self, path: Path) -> Path:
+        """``path`` resolved (symlinks, ``..``), remembered for the run."""
+        real = self._real_paths.get(path)
+        if real is None:
+            real = self._real_paths[path] = Path(path).resolve()
+        return real
 
     def reset_touched(self) -> None:
         self.touched = set()
 
     def module_for_path(self, path: Path) -> Optional[ModuleInfo]:
-        path = Path(path).resolve()
+        path = self._real(path)
         self.touched.add(path)
         if path not in self._by_path:
             self._by_path[path] = self._load(path)
@@ -469,6 +490,9 @@ class ProjectIndex:
 
     def bases(self, cls: ClassInfo) -> List[Union[ClassInfo, str]]:
         """Each base resolved to a class in the project, or its qualified name (``threading.Thread``)."""
+        return list(self.memo(("index.bases", cls), lambda: self._bases(cls)))
+
+    def _bases(self, cls: ClassInfo) -> List[Union[ClassInfo, str]]:
         result: List[Union[ClassInfo, str]] = []
         for base in cls.node.bases:
             name = dotted_name(base)
@@ -484,6 +508,9 @@ class ProjectIndex:
 
     def mro(self, cls: ClassInfo) -> List[ClassInfo]:
         """The class and its resolvable ancestors, nearest first (depth-first, no repeats)."""
+        return list(self.memo(("index.mro", cls), lambda: self._mro(cls)))
+
+    def _mro(self, cls: ClassInfo) -> List[ClassInfo]:
         order: List[ClassInfo] = []
         stack = [cls]
         while stack and len(order) < 64:
