@@ -1,6 +1,7 @@
 from __future__ import annotations
 
-from typing import Optional, Set
+import ast
+from typing import TYPE_CHECKING, List, Optional, Set
 
 import libcst as cst
 import libcst.matchers as m
@@ -8,10 +9,16 @@ from libcst.helpers import get_full_name_for_node
 
 from zmqlint.codemods import names_in
 from zmqlint.codemods.alerts import compare_call, comparison_operands
+from zmqlint.codemods.security import ast_full_name
 from zmqlint.model import Applicability, Fix, ImportSpec, Severity
 from zmqlint.rule import Invalid, Rule, Valid
 
+if TYPE_CHECKING:  # pragma: no cover
+    from zmqlint.gates import FileFacts
+
 _FUNCTIONS = {"eval", "exec", "builtins.eval", "builtins.exec"}
+#: The last name of every callee in `_FUNCTIONS`.
+_LAST_NAMES = frozenset(name.rpartition(".")[2] for name in _FUNCTIONS)
 
 
 class EvalOfDynamicString(Rule):
@@ -138,6 +145,36 @@ class EvalOfDynamicString(Rule):
         ),
     ]
 
+    @classmethod
+    def gate(cls, facts: "FileFacts") -> bool:
+        # The same questions `visit_Module` and `visit_Call` ask, on the stdlib ast: a call
+        # whose callee's full name is eval/exec/builtins.eval/builtins.exec (not a module-level
+        # name of the file's own) with a first argument that is the code and not a literal.
+        candidates: List[ast.Call] = facts.calls(*_LAST_NAMES)
+        if facts.calls_anything_else():
+            # `eval(a)(b)`, `eval[0](b)`: get_full_name_for_node looks through calls and subscripts.
+            candidates = candidates + [
+                call for call in facts.nodes(ast.Call) if not isinstance(call.func, (ast.Name, ast.Attribute))
+            ]
+        shadowed: Optional[Set[str]] = None
+        for call in candidates:
+            name = ast_full_name(call.func)
+            if name not in _FUNCTIONS:
+                continue
+            if shadowed is None:
+                shadowed = _gate_module_bindings(facts.tree)
+            if name in shadowed:
+                continue
+            # LibCST's first argument is the first positional one or the first keyword one,
+            # whichever comes first in the source (`eval(source=x, *rest)` is legal): try both.
+            if call.args and not isinstance(call.args[0], ast.Starred) and not _gate_is_literal(call.args[0]):
+                return True
+            if call.keywords:
+                first = call.keywords[0]  # `**kwargs` has no name (arg None): skipped as well
+                if first.arg == "source" and not _gate_is_literal(first.value):
+                    return True
+        return False
+
     def __init__(self, context) -> None:
         super().__init__(context)
         self.shadowed: Set[str] = set()
@@ -160,7 +197,14 @@ class EvalOfDynamicString(Rule):
                                 self.shadowed.add(target.target.value)
 
     def visit_Call(self, node: cst.Call) -> None:
-        name = get_full_name_for_node(node.func)
+        func = node.func
+        # Most calls are `f(...)` / `x.f(...)` of some other f: skip them without naming them.
+        if isinstance(func, cst.Name):
+            if func.value not in _LAST_NAMES:
+                return
+        elif isinstance(func, cst.Attribute) and func.attr.value not in _LAST_NAMES:
+            return
+        name = get_full_name_for_node(func)
         if name not in _FUNCTIONS or name in self.shadowed or not node.args:
             return
         code_arg = node.args[0]
@@ -194,3 +238,31 @@ def _is_literal(node: cst.BaseExpression) -> bool:
     if isinstance(node, cst.ConcatenatedString):
         return _is_literal(node.left) and _is_literal(node.right)
     return m.matches(node, m.FormattedString(parts=[m.ZeroOrMore(m.FormattedStringText())]))
+
+
+# -- gate: the same questions on the stdlib ast ---------------------------------------------------
+
+
+def _gate_module_bindings(tree: ast.Module) -> Set[str]:
+    """The ast twin of `visit_Module`: names the module binds at its top level (functions,
+    classes, from-imports, plain assignments)."""
+    shadowed: Set[str] = set()
+    for stmt in tree.body:
+        if isinstance(stmt, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)):
+            shadowed.add(stmt.name)
+        elif isinstance(stmt, ast.ImportFrom):
+            if not any(alias.name == "*" for alias in stmt.names):
+                shadowed.update(alias.asname or alias.name for alias in stmt.names)
+        elif isinstance(stmt, ast.Assign):
+            shadowed.update(target.id for target in stmt.targets if isinstance(target, ast.Name))
+    return shadowed
+
+
+def _gate_is_literal(node: ast.expr) -> bool:
+    """The ast twin of `_is_literal`: a (possibly implicitly concatenated) string or bytes
+    literal, or an f-string without replacement fields."""
+    if isinstance(node, ast.Constant):
+        return isinstance(node.value, (str, bytes))
+    if isinstance(node, ast.JoinedStr):
+        return all(isinstance(part, ast.Constant) for part in node.values)
+    return False

@@ -1,7 +1,8 @@
 from __future__ import annotations
 
+import ast
 import re
-from typing import Dict, Iterator, List, Optional, Sequence, Set, Tuple
+from typing import TYPE_CHECKING, Dict, Iterator, List, Optional, Sequence, Set, Tuple
 
 import libcst as cst
 import libcst.matchers as m
@@ -10,8 +11,12 @@ from libcst.metadata import GlobalScope, ParentNodeProvider, PositionProvider, Q
 
 from zmqlint.codemods import names_in
 from zmqlint.codemods.security import assigned_value, code_of, require_api_key_call
+from zmqlint.index import own_nodes
 from zmqlint.model import Applicability, Fix, ImportSpec, Severity
 from zmqlint.rule import Invalid, Rule, Valid
+
+if TYPE_CHECKING:  # pragma: no cover
+    from zmqlint.gates import FileFacts
 
 #: Words that make an identifier a credential (`api_key`, `AUTH_TOKEN`, `clientSecret`, ...).
 _CREDENTIAL_WORDS = {"apikey", "token", "secret", "password", "passwd", "passphrase", "credential", "credentials", "bearer"}
@@ -364,6 +369,13 @@ class FailOpenAuth(Rule):
             expected_unsafe_fix=None,
         ),
     ]
+
+    @classmethod
+    def gate(cls, facts: "FileFacts") -> bool:
+        # `visit_If` is the only place the rule reports: ask its questions on the stdlib ast,
+        # each answered the same or more widely (see `_Gate`).
+        ifs = facts.nodes(ast.If)
+        return bool(ifs) and _Gate(facts).admits(ifs)
 
     def __init__(self, context) -> None:
         super().__init__(context)
@@ -731,3 +743,129 @@ def _installs_guard(statements: Sequence[cst.CSTNode]) -> bool:
     for stmt in statements:
         stmt.visit(Visit())
     return found
+
+
+# -- gate: the rule's first questions on the stdlib ast ------------------------------------------
+
+class _Gate:
+    """The first half of `visit_If` on the stdlib ast, for one file: an ``if`` that tests a
+    credential for being missing (or present), whose branch for the missing key raises
+    nothing. Whether that branch then fails open (`_fail_open`) is left to the rule.
+
+    Wider than the rule where it needs LibCST metadata: a name that is no credential by itself
+    counts as one when the file assigns it anywhere what may be an environment lookup of a
+    credential (the rule asks the one assignment in its scope, and the lookup's qualified name);
+    where the ast cannot tell an ``elif`` from an ``else:`` holding only an ``if``, both are tried.
+    """
+
+    def __init__(self, facts: "FileFacts") -> None:
+        self.facts = facts
+        self._env_names: Optional[Set[str]] = None
+
+    def admits(self, ifs: Sequence[ast.AST]) -> bool:
+        for node in ifs:
+            for _key, missing in self.missing_tests(node.test):
+                for branch in _gate_branches(node, missing):
+                    if not any(_gate_contains_raise(stmt) for stmt in branch):
+                        return True
+        return False
+
+    # -- what is a credential ----------------------------------------------------------------
+
+    def is_credential(self, node: ast.AST) -> bool:
+        name = _gate_last_name(node)
+        if name is None:
+            return False
+        if not name.isascii():
+            return True  # the ast's names are NFKC-normalised, LibCST's are as written
+        if credential_name(name):
+            return True
+        return isinstance(node, ast.Name) and name in self.env_names()
+
+    def env_names(self) -> Set[str]:
+        """Every name `is_credential` may find holding an environment lookup of a credential
+        (`_may_hold_env_lookup`, `assigned_value`, `_is_env_credential`): a name assigned
+        alone (``name = ...``, ``name: T = ...``) a call with a string argument naming a key,
+        token, ... or a subscript by one, possibly first in an ``or`` / ``and``."""
+        if self._env_names is None:
+            self._env_names = set()
+            text = self.facts.text
+            if "getenv" in text or "environ" in text:
+                for stmt in self.facts.nodes(ast.Assign, ast.AnnAssign):
+                    if isinstance(stmt, ast.Assign):
+                        target = stmt.targets[0] if len(stmt.targets) == 1 else None
+                    else:
+                        target = stmt.target
+                    if isinstance(target, ast.Name) and stmt.value is not None and _gate_env_credential(stmt.value):
+                        self._env_names.add(target.id)
+        return self._env_names
+
+    def missing_tests(self, test: ast.AST) -> Iterator[Tuple[ast.AST, bool]]:
+        """`FailOpenAuth.missing_tests` (``a or b or c`` is one ``BoolOp`` here)."""
+        if isinstance(test, ast.UnaryOp) and isinstance(test.op, ast.Not):
+            for key, missing in self.missing_tests(test.operand):
+                yield key, not missing
+            return
+        if isinstance(test, ast.BoolOp):
+            wanted = isinstance(test.op, ast.Or)
+            for value in test.values:
+                for key, missing in self.missing_tests(value):
+                    if missing is wanted:
+                        yield key, missing
+            return
+        if isinstance(test, ast.Compare):
+            if len(test.ops) == 1:
+                comparator = test.comparators[0]
+                empty = isinstance(comparator, ast.Constant) and (comparator.value is None or comparator.value == "")
+                if empty and self.is_credential(test.left):
+                    if isinstance(test.ops[0], (ast.Is, ast.Eq)):
+                        yield test.left, True
+                    elif isinstance(test.ops[0], (ast.IsNot, ast.NotEq)):
+                        yield test.left, False
+            return
+        if self.is_credential(test):
+            yield test, False
+
+
+def _gate_env_credential(value: ast.AST) -> bool:
+    """`_is_env_credential`, without its qualified names: a call with a string argument (the
+    rule: its first) or a subscript by a string, whose words name a credential or a key."""
+    while isinstance(value, ast.BoolOp):
+        value = value.values[0]
+    if isinstance(value, ast.Call):
+        variables = [*value.args, *(keyword.value for keyword in value.keywords)]
+    elif isinstance(value, ast.Subscript):
+        variables = [value.slice]
+    else:
+        return False
+    return any(
+        isinstance(variable, ast.Constant)
+        and isinstance(variable.value, (str, bytes))
+        # LibCST's evaluated_value of b"..." is bytes: the rule reads the words of its str().
+        and not set(_words(str(variable.value))).isdisjoint(_ENV_CREDENTIAL_WORDS)
+        for variable in variables
+    )
+
+
+_ENV_CREDENTIAL_WORDS = _CREDENTIAL_WORDS | {"key"}
+
+
+def _gate_branches(node: ast.If, missing: bool) -> List[Sequence[ast.stmt]]:
+    """The branch `visit_If` looks at: the body when the test holds for a missing key, else the
+    ``else:`` block (none for an ``elif``; the ast shows both as one ``If`` in ``orelse``)."""
+    if missing:
+        return [node.body]
+    if not node.orelse:
+        return [[]]
+    if len(node.orelse) == 1 and isinstance(node.orelse[0], ast.If):
+        return [[], node.orelse]
+    return [node.orelse]
+
+
+def _gate_contains_raise(stmt: ast.stmt) -> bool:
+    """`_contains(stmt, cst.Raise)`."""
+    return any(isinstance(node, ast.Raise) for node in own_nodes(stmt))
+
+
+def _gate_last_name(node: ast.AST) -> Optional[str]:
+    return node.id if isinstance(node, ast.Name) else node.attr if isinstance(node, ast.Attribute) else None

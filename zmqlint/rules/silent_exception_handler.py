@@ -1,7 +1,8 @@
 from __future__ import annotations
 
+import ast
 import re
-from typing import Dict, List, Optional
+from typing import TYPE_CHECKING, Dict, List, Optional
 
 import libcst as cst
 import libcst.matchers as m
@@ -10,8 +11,12 @@ from libcst.metadata import CodeRange, PositionProvider
 
 from zmqlint.codemods import names_in
 from zmqlint.codemods.exceptions import LOGGER_NAMES, fresh_name, logged_handler, raised_exceptions
+from zmqlint.codemods.security import ast_full_name
 from zmqlint.model import Applicability, Fix, Severity
 from zmqlint.rule import Invalid, Rule, Valid
+
+if TYPE_CHECKING:  # pragma: no cover
+    from zmqlint.gates import FileFacts
 
 _BROAD = ("Exception", "BaseException", "builtins.Exception", "builtins.BaseException")
 
@@ -261,6 +266,17 @@ class SilentExceptionHandler(Rule):
         ),
     ]
 
+    @classmethod
+    def gate(cls, facts: "FileFacts") -> bool:
+        # What `_check` reports, on the stdlib ast: a bare `except:`, or a handler naming
+        # Exception / BaseException whose body only passes, continues or is `...`.
+        for handler in facts.nodes(ast.ExceptHandler):
+            if handler.type is None:
+                return True
+            if all(_gate_is_silent(stmt) for stmt in handler.body) and _gate_is_broad(handler.type):
+                return True
+        return False
+
     def __init__(self, context) -> None:
         super().__init__(context)
         self.functions: List[str] = []
@@ -373,3 +389,20 @@ def _is_broad(type_node: cst.BaseExpression) -> bool:
 
 def _type_text(type_node: cst.BaseExpression) -> str:
     return cst.Module(body=[]).code_for_node(type_node)
+
+
+# -- gate: the same questions on the stdlib ast ---------------------------------------------------
+
+
+def _gate_is_silent(stmt: ast.stmt) -> bool:
+    """``pass``, ``continue`` or ``...`` (a line ``pass; pass`` too, which `_check` does not
+    count as silent: the gate may admit more, never less)."""
+    if isinstance(stmt, (ast.Pass, ast.Continue)):
+        return True
+    return isinstance(stmt, ast.Expr) and isinstance(stmt.value, ast.Constant) and stmt.value.value is Ellipsis
+
+
+def _gate_is_broad(type_node: ast.expr) -> bool:
+    """The ast twin of `_is_broad`."""
+    elements = type_node.elts if isinstance(type_node, ast.Tuple) else [type_node]
+    return any(ast_full_name(element) in _BROAD for element in elements)

@@ -1,7 +1,8 @@
 from __future__ import annotations
 
+import ast
 import re
-from typing import List, Optional, Set, Tuple
+from typing import TYPE_CHECKING, List, Optional, Set, Tuple
 
 import libcst as cst
 import libcst.matchers as m
@@ -18,6 +19,9 @@ from zmqlint.codemods.security import (
 )
 from zmqlint.model import Applicability, Fix, Severity
 from zmqlint.rule import Invalid, Rule, Valid
+
+if TYPE_CHECKING:  # pragma: no cover
+    from zmqlint.gates import FileFacts
 
 _CORS_MIDDLEWARE = {"starlette.middleware.cors.CORSMiddleware", "fastapi.middleware.cors.CORSMiddleware"}
 _MIDDLEWARE_WRAPPER = {"starlette.middleware.Middleware", "fastapi.middleware.Middleware"}
@@ -330,6 +334,39 @@ class WildcardCors(Rule):
         ),
     ]
 
+    @classmethod
+    def gate(cls, facts: "FileFacts") -> bool:
+        # flask-cors reports `CORS(app)` with no string at all: any module naming flask_cors
+        # (a qualified name flask_cors.* needs an import spelling it).
+        if facts.spells("flask_cors"):
+            return True
+        # Every other finding is about a CORSMiddleware (its qualified name needs the file to
+        # spell it) or a hand-written Access-Control-Allow-Origin header (a string literal of
+        # it, or the text anywhere for `hand_written`) ...
+        middleware = facts.spells("CORSMiddleware")
+        strings = None
+        if _ALLOW_ORIGIN in facts.text.lower():
+            header = True
+        else:
+            strings = _gate_strings(facts)
+            header = any(text.lower() == _ALLOW_ORIGIN for text in strings)
+        if not (middleware or header):
+            return False
+        # ... and needs a "*" literal (the origin list, its variable, its environment default),
+        # an `allow_origin_regex=` literal matching every origin, or an echoed `Origin` header.
+        strings = _gate_strings(facts) if strings is None else strings
+        if "*" in strings:
+            return True
+        if header and any(text.lower() == "origin" for text in strings):
+            return True
+        return middleware and any(
+            keyword.arg == "allow_origin_regex"
+            and isinstance(keyword.value, ast.Constant)
+            and isinstance(keyword.value.value, str)
+            and matches_any_origin(keyword.value.value)
+            for keyword in facts.nodes(ast.keyword)
+        )
+
     def __init__(self, context) -> None:
         super().__init__(context)
         self._taken: Optional[Set[str]] = None
@@ -597,3 +634,8 @@ def _checks(test: cst.BaseExpression, name: str) -> bool:
 
     test.visit(Visit())
     return found
+
+
+def _gate_strings(facts: "FileFacts") -> Set[str]:
+    """Every string constant of the file (a literal's evaluated value, as `_string` sees it)."""
+    return {node.value for node in facts.nodes(ast.Constant) if isinstance(node.value, str)}
