@@ -163,8 +163,68 @@ def function_thread_starts(index: ProjectIndex, function: FunctionInfo, cls: Opt
     return index.memo(key, lambda: _function_thread_starts(index, function, cls))
 
 
+def _may_start_thread(index: ProjectIndex, module: ModuleInfo, call: ast.Call, subclasses: Dict[str, bool]) -> bool:
+    """Whether `_function_thread_starts` could make a start of ``call`` (a wider question:
+    the target is not looked at). ``subclasses`` caches, per callee name, whether the name
+    resolves to a project subclass of ``threading.Thread``."""
+    func = call.func
+    if isinstance(func, ast.Attribute) and func.attr in EXECUTOR_CALLS:
+        return True
+    called = dotted_name(func)
+    if not called:
+        return False
+    if module.qualified_name(called) in THREAD_CLASSES:
+        return True
+    if not called.rpartition(".")[2][:1].isupper():
+        return False
+    found = subclasses.get(called)
+    if found is None:
+        symbol = index.class_of_value(module, call)
+        found = subclasses[called] = symbol is not None and index.is_subclass_of(symbol, "threading.Thread")
+    return found
+
+
+def thread_start_functions(index: ProjectIndex, module: ModuleInfo) -> Set[int]:
+    """``id()`` of every function node of ``module`` (at any depth) whose subtree holds a call
+    that may start a thread: only those can have `function_thread_starts`. One walk per module
+    instead of three walks of every method for every class that inherits it."""
+
+    def compute() -> Set[int]:
+        found: Set[int] = set()
+        subclasses: Dict[str, bool] = {}
+        stack: List[Tuple[ast.AST, Tuple[int, ...]]] = [(module.tree, ())]
+        push = stack.append
+        AST, Call, functions = ast.AST, ast.Call, (ast.FunctionDef, ast.AsyncFunctionDef)
+        while stack:
+            node, enclosing = stack.pop()
+            kind = type(node)
+            if kind in functions:
+                enclosing = enclosing + (id(node),)
+            elif (
+                kind is Call
+                and enclosing
+                and not found.issuperset(enclosing)
+                and _may_start_thread(index, module, node, subclasses)  # type: ignore[arg-type]
+            ):
+                found.update(enclosing)
+            # ast.iter_child_nodes, inlined: this walk is the whole cost of the fact.
+            for name in node._fields:
+                value = getattr(node, name, None)
+                if isinstance(value, list):
+                    for item in value:
+                        if isinstance(item, AST):
+                            push((item, enclosing))
+                elif isinstance(value, AST):
+                    push((value, enclosing))
+        return found
+
+    return index.memo(("threads.start_functions", module.path), compute)
+
+
 def _function_thread_starts(index: ProjectIndex, function: FunctionInfo, cls: Optional[ClassInfo]) -> List[ThreadStart]:
     starts: List[ThreadStart] = []
+    if id(function.node) not in thread_start_functions(index, function.module):
+        return starts
     sid = self_name(function.node) if function.owner is not None else None
     stored: Dict[int, str] = {}
     locals_: Dict[str, ast.Call] = {}
@@ -381,10 +441,11 @@ def thread_attributes(index: ProjectIndex, cls: ClassInfo) -> Dict[str, ThreadAt
 
 def _thread_attributes(index: ProjectIndex, cls: ClassInfo) -> Dict[str, ThreadAttribute]:
     result: Dict[str, ThreadAttribute] = {}
+    kept = [s for s in thread_starts(index, cls) if s.attr is not None and s.kind != "executor"]
+    if not kept:  # most classes: no need to look for the stop path
+        return result
     stop_nodes = {id(b.node) for b in stop_entries(index, cls)}
-    for start in thread_starts(index, cls):
-        if start.attr is None or start.kind == "executor":
-            continue
+    for start in kept:
         entry = result.setdefault(start.attr, ThreadAttribute(cls, start.attr))
         entry.starts.append(start)
         side = closure(index, start.body.owner or cls, [start.body]) if start.body.owner is not None else [start.body]

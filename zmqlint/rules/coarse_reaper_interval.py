@@ -1,7 +1,7 @@
 from __future__ import annotations
 
 import ast
-from typing import Iterator, List, Optional, Tuple
+from typing import TYPE_CHECKING, Iterator, List, Optional, Tuple
 
 import libcst as cst
 
@@ -10,6 +10,9 @@ from zmqlint.facts.threads import Body, calls_on_self, closure, own_nodes, quali
 from zmqlint.index import ClassInfo, ModuleInfo, ProjectIndex, dotted_name
 from zmqlint.model import Applicability, Fix, Severity
 from zmqlint.rule import Invalid, Option, Rule, Valid
+
+if TYPE_CHECKING:  # pragma: no cover
+    from zmqlint.gates import FileFacts
 
 _SLEEPS = {"time.sleep", "asyncio.sleep"}
 _TIME_CALLS = {
@@ -220,23 +223,30 @@ class CoarseReaperInterval(NodeFinder, Rule):
         ),
     ]
 
+    @classmethod
+    def gate(cls, facts: "FileFacts") -> bool:
+        # A report needs a `while` loop paced by a call that `_periods` accepts: a `.wait(...)`,
+        # or a call whose qualified name is `time.sleep` / `asyncio.sleep` (spelt `sleep`, or
+        # an imported alias of one). Then the rule's own search (`_coarse_periods`) decides.
+        info = facts.module
+        if info is None:  # the index holds another text of the file: the rule reads that one
+            return True
+        if not facts.nodes(ast.While):
+            return False
+        aliases = [name for name in info.imports if info.qualified_name(name) in _SLEEPS]
+        if not any(isinstance(c.func, ast.Attribute) for c in facts.calls("wait")) and not facts.calls("sleep", *aliases):
+            return False
+        maximum = float(facts.option("reaper-max-period"))
+        return any(True for _ in _coarse_periods(facts.index, info, maximum))
+
     def leave_Module(self, original_node: cst.Module) -> None:
         info = self.context.module_info
         if info is None:
             return
         index: ProjectIndex = self.context.index
         maximum = float(self.context.option("reaper-max-period"))
-        for cls, function in _functions(info):
-            body = Body(function, info, cls, self_name(function) if cls is not None else None)
-            for loop in (n for n in own_nodes(function) if isinstance(n, ast.While)):
-                periods = list(_periods(info, loop))
-                if not periods or not _reaps(index, cls, body, loop):
-                    continue
-                for call, arg in periods:
-                    value = _number(index, info, cls, body, arg)
-                    if value is None or value <= maximum:
-                        continue
-                    self._report(call, arg, value, maximum)
+        for call, arg, value in _coarse_periods(index, info, maximum):
+            self._report(call, arg, value, maximum)
 
     def _report(self, call: ast.Call, arg: ast.expr, value: float, maximum: float) -> None:
         node = self.cst_node("expr", call)
@@ -258,6 +268,21 @@ class CoarseReaperInterval(NodeFinder, Rule):
             replacements={target.value: cst.Float(number_text(maximum))},
         )
         self.report(target.value, message, fix=fix)
+
+
+def _coarse_periods(index: ProjectIndex, info: ModuleInfo, maximum: float) -> Iterator[Tuple[ast.Call, ast.expr, float]]:
+    """(call, period argument, its value) of each reaper-loop period above ``maximum``."""
+    for cls, function in _functions(info):
+        body = Body(function, info, cls, self_name(function) if cls is not None else None)
+        for loop in (n for n in own_nodes(function) if isinstance(n, ast.While)):
+            periods = list(_periods(info, loop))
+            if not periods or not _reaps(index, cls, body, loop):
+                continue
+            for call, arg in periods:
+                value = _number(index, info, cls, body, arg)
+                if value is None or value <= maximum:
+                    continue
+                yield call, arg, value
 
 
 def _functions(info: ModuleInfo) -> Iterator[Tuple[Optional[ClassInfo], ast.AST]]:

@@ -1,8 +1,9 @@
 from __future__ import annotations
 
 import ast
+import bisect
 from dataclasses import dataclass
-from typing import List, Optional, Set, Tuple
+from typing import TYPE_CHECKING, List, Optional, Set, Tuple
 
 import libcst as cst
 
@@ -13,12 +14,16 @@ from zmqlint.facts.threads import (
     joined_on_path,
     own_nodes,
     self_attr,
+    self_name,
     stop_path,
     thread_attributes,
 )
-from zmqlint.index import ClassInfo, ProjectIndex
+from zmqlint.index import ClassInfo, ModuleInfo, ProjectIndex
 from zmqlint.model import Applicability, Fix, ImportSpec, Severity
 from zmqlint.rule import Invalid, Option, Rule, Valid
+
+if TYPE_CHECKING:  # pragma: no cover
+    from zmqlint.gates import FileFacts
 
 
 @dataclass
@@ -380,26 +385,52 @@ class ThreadNeverJoined(NodeFinder, Rule):
         ),
     ]
 
+    @classmethod
+    def gate(cls, facts: "FileFacts") -> bool:
+        # A report is a signal statement (`<holder>.<name>.set()` / `.clear()`, or
+        # `<holder>.<name> = True/False`) in a method of a class of this file (or a function
+        # nested in one), whose holder is `self` or `self.<attr>` and whose name a thread kept
+        # by the holder's class reads (`_signalled_threads`). Classes with such a candidate are
+        # then put to the rule's own search (`_unjoined`, which walks their stop paths).
+        info = facts.module
+        if info is None:  # the index holds another text of the file: the rule reads that one
+            return True
+        if not info.classes:
+            return False
+        statements = [s for s in facts.nodes(ast.Expr) if _set_or_clear(s) is not None]
+        statements += [s for s in facts.nodes(ast.Assign) if _flag_assignment(s)]
+        if not statements:
+            return False
+        index: ProjectIndex = facts.index
+        # The methods of the file's classes span disjoint lines (classes are top-level, methods
+        # are statements of their class): the method whose lines hold a statement is the one
+        # whose body (or a def nested in it) the statement is in.
+        methods = sorted(
+            ((m.node.lineno, m.node.end_lineno or m.node.lineno, m) for c in info.classes.values() for m in c.methods.values()),
+            key=lambda span: span[0],
+        )
+        starts = [span[0] for span in methods]
+        candidates: Set[int] = set()
+        for stmt in statements:
+            at = bisect.bisect_right(starts, stmt.lineno) - 1
+            if at < 0 or stmt.lineno > methods[at][1]:
+                continue
+            method = methods[at][2]
+            klass = method.owner
+            if klass is None or id(klass) in candidates:
+                continue
+            body = Body(method.node, info, klass, self_name(method.node))
+            if any(_signalled_threads(index, signal) for signal in _signals_in(index, klass, body, stmt)):
+                candidates.add(id(klass))
+        chosen = [klass for klass in info.classes.values() if id(klass) in candidates]
+        return bool(chosen) and bool(_unjoined(index, info, chosen))
+
     def leave_Module(self, original_node: cst.Module) -> None:
         info = self.context.module_info
         if info is None:
             return
-        index: ProjectIndex = self.context.index
-        reported: Set[int] = set()
-        for cls in info.classes.values():
-            path = stop_path(index, cls)
-            for body in path:
-                if body.owner is not cls or body.module is not info:
-                    continue
-                for signal in _signals(index, cls, body):
-                    if id(signal.statement) in reported:
-                        continue
-                    threads = _signalled_threads(index, signal)
-                    unjoined = [t for t in threads if not joined_on_path(index, path, signal.holder, t)]
-                    if not unjoined:
-                        continue
-                    reported.add(id(signal.statement))
-                    self._report(signal, unjoined, body)
+        for signal, unjoined, body in _unjoined(self.context.index, info, list(info.classes.values())):
+            self._report(signal, unjoined, body)
 
     def _report(self, signal: Signal, threads: List[ThreadAttribute], body: Body) -> None:
         node = signal.call_or_assign
@@ -435,27 +466,71 @@ def _holder(index: ProjectIndex, cls: ClassInfo, body: Body, node: ast.expr) -> 
     return None
 
 
+def _unjoined(
+    index: ProjectIndex, info: ModuleInfo, classes: List[ClassInfo]
+) -> List[Tuple[Signal, List[ThreadAttribute], Body]]:
+    """(signal, threads it stops that the stop path never joins, body) of each report for
+    ``classes`` of ``info``, in report order (on the stdlib ast: the gate asks it too)."""
+    found: List[Tuple[Signal, List[ThreadAttribute], Body]] = []
+    reported: Set[int] = set()
+    for cls in classes:
+        path = stop_path(index, cls)
+        for body in path:
+            if body.owner is not cls or body.module is not info:
+                continue
+            for signal in _signals(index, cls, body):
+                if id(signal.statement) in reported:
+                    continue
+                threads = _signalled_threads(index, signal)
+                unjoined = [t for t in threads if not joined_on_path(index, path, signal.holder, t)]
+                if not unjoined:
+                    continue
+                reported.add(id(signal.statement))
+                found.append((signal, unjoined, body))
+    return found
+
+
+def _set_or_clear(stmt: ast.AST) -> Optional[ast.Call]:
+    """The call of ``<x>.<name>.set()`` / ``.clear()`` (no positional argument) as a statement."""
+    if isinstance(stmt, ast.Expr) and isinstance(stmt.value, ast.Call):
+        call = stmt.value
+        func = call.func
+        if (
+            isinstance(func, ast.Attribute)
+            and func.attr in ("set", "clear")
+            and not call.args
+            and isinstance(func.value, ast.Attribute)
+        ):
+            return call
+    return None
+
+
+def _flag_assignment(stmt: ast.AST) -> bool:
+    return isinstance(stmt, ast.Assign) and isinstance(stmt.value, ast.Constant) and isinstance(stmt.value.value, bool)
+
+
+def _signals_in(index: ProjectIndex, cls: ClassInfo, body: Body, stmt: ast.AST) -> List[Signal]:
+    """The signals statement ``stmt`` of ``body`` sends."""
+    found: List[Signal] = []
+    call = _set_or_clear(stmt)
+    if call is not None:
+        func = call.func
+        holder = _holder(index, cls, body, func.value.value)  # type: ignore[attr-defined]
+        if holder is not None:
+            found.append(Signal(stmt, call, holder[0], holder[1], func.value.attr, body, func.attr))  # type: ignore[arg-type, attr-defined]
+    elif _flag_assignment(stmt):
+        for target in stmt.targets:  # type: ignore[attr-defined]
+            if isinstance(target, ast.Attribute):
+                holder = _holder(index, cls, body, target.value)
+                if holder is not None:
+                    found.append(Signal(stmt, stmt, holder[0], holder[1], target.attr, body, "flag"))  # type: ignore[arg-type]
+    return found
+
+
 def _signals(index: ProjectIndex, cls: ClassInfo, body: Body) -> List[Signal]:
     found: List[Signal] = []
     for stmt in own_nodes(body.node):
-        if isinstance(stmt, ast.Expr) and isinstance(stmt.value, ast.Call):
-            call = stmt.value
-            func = call.func
-            if (
-                isinstance(func, ast.Attribute)
-                and func.attr in ("set", "clear")
-                and not call.args
-                and isinstance(func.value, ast.Attribute)
-            ):
-                holder = _holder(index, cls, body, func.value.value)
-                if holder is not None:
-                    found.append(Signal(stmt, call, holder[0], holder[1], func.value.attr, body, func.attr))
-        elif isinstance(stmt, ast.Assign) and isinstance(stmt.value, ast.Constant) and isinstance(stmt.value.value, bool):
-            for target in stmt.targets:
-                if isinstance(target, ast.Attribute):
-                    holder = _holder(index, cls, body, target.value)
-                    if holder is not None:
-                        found.append(Signal(stmt, stmt, holder[0], holder[1], target.attr, body, "flag"))
+        found.extend(_signals_in(index, cls, body, stmt))
     return found
 
 

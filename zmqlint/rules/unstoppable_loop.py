@@ -1,7 +1,7 @@
 from __future__ import annotations
 
 import ast
-from typing import Dict, Iterator, List, Optional, Set, Tuple
+from typing import TYPE_CHECKING, Dict, Iterator, List, Optional, Set, Tuple
 
 import libcst as cst
 from libcst.metadata import CodeRange, PositionProvider
@@ -27,6 +27,9 @@ from zmqlint.facts.threads import (
 from zmqlint.index import ClassInfo, ModuleInfo, ProjectIndex, dotted_name
 from zmqlint.model import Applicability, Fix, ImportSpec, Severity
 from zmqlint.rule import Invalid, Rule, Valid
+
+if TYPE_CHECKING:  # pragma: no cover
+    from zmqlint.gates import FileFacts
 
 _EXIT_CALLS = {"sys.exit", "os._exit", "exit", "quit", "os.abort"}
 #: Preferred stop method to receive the event's `set()`, in order.
@@ -318,17 +321,25 @@ class UnstoppableLoop(NodeFinder, Rule):
         ),
     ]
 
+    @classmethod
+    def gate(cls, facts: "FileFacts") -> bool:
+        # The rule reports a `while True` with no way out (`_is_endless`) in a thread body of
+        # this file: the file must have such a loop, and then one must lie in a thread body
+        # (`_endless_in_threads`, the rule's own loop on the stdlib ast).
+        info = facts.module
+        if info is None:  # the index holds another text of the file: the rule reads that one
+            return True
+        if not any(_is_endless(loop) for loop in facts.nodes(ast.While)):
+            return False
+        return any(True for _ in _endless_in_threads(facts.index, info))
+
     def leave_Module(self, original_node: cst.Module) -> None:
         info = self.context.module_info
         if info is None:
             return
         index: ProjectIndex = self.context.index
-        seen: Set[int] = set()
-        for cls, body in _thread_bodies(index, info):
-            if body.module is info and id(body.node) not in seen:
-                seen.add(id(body.node))
-                for loop in _endless_loops(body):
-                    self._check(index, cls, body, loop)
+        for cls, body, loop in _endless_in_threads(index, info):
+            self._check(index, cls, body, loop)
 
     def _check(self, index: ProjectIndex, cls: Optional[ClassInfo], body: Body, loop: ast.While) -> None:
         node = self.cst_node("stmt", loop)
@@ -437,16 +448,27 @@ def _thread_bodies(index: ProjectIndex, info: ModuleInfo) -> Iterator[Tuple[Opti
                     yield None, start.body
 
 
+def _endless_in_threads(index: ProjectIndex, info: ModuleInfo) -> Iterator[Tuple[Optional[ClassInfo], Body, ast.While]]:
+    """(class, thread body, loop) of each endless loop to report in ``info``, in report order."""
+    seen: Set[int] = set()
+    for cls, body in _thread_bodies(index, info):
+        if body.module is info and id(body.node) not in seen:
+            seen.add(id(body.node))
+            for loop in _endless_loops(body):
+                yield cls, body, loop
+
+
 def _endless_loops(body: Body) -> List[ast.While]:
-    return [
-        n
-        for n in own_nodes(body.node)
-        if isinstance(n, ast.While)
-        and isinstance(n.test, ast.Constant)
+    return [n for n in own_nodes(body.node) if isinstance(n, ast.While) and _is_endless(n)]
+
+
+def _is_endless(n: ast.While) -> bool:
+    return (
+        isinstance(n.test, ast.Constant)
         and n.test.value in (True, 1)
         and not isinstance(n.test.value, str)
         and not _exits(n)
-    ]
+    )
 
 
 def _exits(loop: ast.While) -> bool:

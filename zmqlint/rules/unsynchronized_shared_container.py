@@ -2,14 +2,13 @@ from __future__ import annotations
 
 import ast
 from dataclasses import dataclass, field
-from typing import Dict, FrozenSet, List, Optional, Set, Tuple
+from typing import TYPE_CHECKING, Dict, FrozenSet, List, Optional, Set, Tuple
 
 import libcst as cst
 
 from zmqlint.codemods.threads import NodeFinder, ThreadLifecycleTransformer
 from zmqlint.facts.threads import (
     Body,
-    attribute_kind,
     lock_attributes,
     own_nodes,
     self_attr,
@@ -17,10 +16,14 @@ from zmqlint.facts.threads import (
     thread_attributes,
     thread_side,
     thread_starts,
+    value_kind,
 )
 from zmqlint.index import ClassInfo, ModuleInfo, ProjectIndex, dotted_name
 from zmqlint.model import Applicability, Fix, ImportSpec, Severity
 from zmqlint.rule import Invalid, Rule, Valid
+
+if TYPE_CHECKING:  # pragma: no cover
+    from zmqlint.gates import FileFacts
 
 _CONTAINERS = {"list", "dict", "collections.deque", "collections.defaultdict", "collections.OrderedDict"}
 _QUEUE_LIKE = {"list", "collections.deque"}
@@ -381,27 +384,27 @@ class UnsynchronizedSharedContainer(NodeFinder, Rule):
         ),
     ]
 
+    @classmethod
+    def gate(cls, facts: "FileFacts") -> bool:
+        # Exactly the rule's own question, on the stdlib ast (memoised for the rule to reuse):
+        # a class of this file that runs a thread body (`thread_side`, whose starts may come
+        # from a base class in another module) with a container hazard reported in this file.
+        info = facts.module
+        if info is None:
+            return True
+        return bool(info.classes) and bool(_hazards(facts.index, info))
+
     def leave_Module(self, original_node: cst.Module) -> None:
         info = self.context.module_info
         if info is None:
             return
         index: ProjectIndex = self.context.index
-        for cls in info.classes.values():
-            side = thread_side(index, cls)
-            if not side:
-                continue
-            for container in _containers(index, cls, side):
-                self._check(index, info, cls, container)
+        for cls, container, message, use in _hazards(index, info):
+            self._check(index, info, cls, container, message, use)
 
-    def _check(self, index: ProjectIndex, info: ModuleInfo, cls: ClassInfo, container: Container) -> None:
-        if not container.thread or not container.other:
-            return
-        found = _hazard(container)
-        if found is None:
-            return
-        message, use = found
-        if use.body.module is not info:
-            return
+    def _check(
+        self, index: ProjectIndex, info: ModuleInfo, cls: ClassInfo, container: Container, message: str, use: Use
+    ) -> None:
         node = self.cst_node("expr", _call_of(use)) if _call_of(use) is not None else None
         if node is None:
             node = self.cst_node("attr", use.node)
@@ -559,15 +562,74 @@ def _also_catch_empty(updated: cst.Try) -> cst.Try:
 # -- facts about one class's containers -----------------------------------------------------
 
 
+def _hazards(index: ProjectIndex, info: ModuleInfo) -> List[Tuple[ClassInfo, Container, str, Use]]:
+    """(class, container, message, use) of each race to report in ``info``, in report order.
+    Everything here is on the stdlib ast: the gate asks it, the rule reuses the answer."""
+
+    def compute() -> List[Tuple[ClassInfo, Container, str, Use]]:
+        found: List[Tuple[ClassInfo, Container, str, Use]] = []
+        for cls in info.classes.values():
+            # Cheap questions first (each only skips a class `_containers` finds no race in):
+            # a container attribute at all, then a thread side, then one container used by
+            # both sides.
+            attrs = _container_attributes(index, cls)
+            if not attrs:
+                continue
+            side = thread_side(index, cls)
+            if not side or not _shared_with_thread(index, cls, side, set(attrs)):
+                continue
+            for container in _containers(index, cls, side):
+                if not container.thread or not container.other:
+                    continue
+                hazard = _hazard(container)
+                if hazard is None:
+                    continue
+                message, use = hazard
+                if use.body.module is not info:
+                    continue
+                found.append((cls, container, message, use))
+        return found
+
+    return index.memo(("thr502.hazards", info.path, id(info)), compute)
+
+
+def _container_attributes(index: ProjectIndex, cls: ClassInfo) -> Dict[str, Set[str]]:
+    """``self.X`` attributes of ``cls`` (and its bases) holding a list, dict or deque: X -> kinds."""
+    found: Dict[str, Set[str]] = {}
+    seen: Set[str] = set()
+    mro = index.mro(cls)
+    for klass in mro:
+        for attr in klass.attributes:
+            if attr not in seen:
+                seen.add(attr)
+                # `attribute_kind(index, cls, attr)`, with the class's MRO worked out once.
+                kinds = {value_kind(k.module, v) for k in mro for v in k.attributes.get(attr, [])} - {"None"}
+                if kinds and kinds <= _CONTAINERS:
+                    found[attr] = kinds
+    return found
+
+
+def _shared_with_thread(index: ProjectIndex, cls: ClassInfo, side: List[Body], attrs: Set[str]) -> bool:
+    """Whether one of ``attrs`` is named both by a thread-side body and by another body, among
+    the bodies `_containers` looks at: a wider question than its uses (no kinds, no joins)."""
+    side_ids = {id(b.node) for b in side}
+    on_thread: Set[str] = set()
+    elsewhere: Set[str] = set()
+    for body in _class_bodies(index, cls, side):
+        name = getattr(body.node, "name", "")
+        thread = id(body.node) in side_ids
+        if name == "__init__" or (not thread and "fork" in name.lower()):
+            continue
+        named = {a for a in (self_attr(n, body.self_id) for n in own_nodes(body.node)) if a in attrs}
+        (on_thread if thread else elsewhere).update(named)
+        if on_thread & elsewhere:
+            return True
+    return False
+
+
 def _containers(index: ProjectIndex, cls: ClassInfo, side: List[Body]) -> List[Container]:
     side_ids = {id(b.node) for b in side}
-    found: Dict[str, Container] = {}
-    for klass in index.mro(cls):
-        for attr in klass.attributes:
-            if attr not in found:
-                kinds = attribute_kind(index, cls, attr) - {"None"}
-                if kinds and kinds <= _CONTAINERS:
-                    found[attr] = Container(attr, kinds)
+    found: Dict[str, Container] = {attr: Container(attr, kinds) for attr, kinds in _container_attributes(index, cls).items()}
     if not found:
         return []
     locks = lock_attributes(index, cls)
