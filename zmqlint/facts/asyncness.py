@@ -37,8 +37,9 @@ parameter, ``self._task``) makes the answer unknown.
 from __future__ import annotations
 
 import ast
+from collections import deque
 from dataclasses import dataclass
-from typing import Dict, List, Optional, Sequence, Set, Tuple, Union
+from typing import Dict, Iterable, Iterator, List, Optional, Sequence, Set, Tuple, Union
 
 from zmqlint.index import ClassInfo, FunctionInfo, ModuleInfo, ProjectIndex, dotted_name, own_nodes
 
@@ -203,11 +204,19 @@ def _uses_event_loop(index: ProjectIndex, func: FunctionInfo, depth: int) -> boo
     return False
 
 
+def module_calls(index: ProjectIndex, module: ModuleInfo, nodes: Optional[Iterable[ast.AST]] = None) -> Dict[str, Set[int]]:
+    """Callee name (`call_name`) -> lines of the calls of ``module``, read once per run.
+
+    ``nodes``, when given, are every ``ast.Call`` of ``module.tree`` (a gate's shared walk,
+    `zmqlint.gates.FileFacts.nodes`), which saves walking the tree once more."""
+    return index.memo(("asyncness.calls", module.path), lambda: _calls_by_name(module.tree, nodes))
+
+
 def sync_calls_named(index: ProjectIndex, module: ModuleInfo, dotted: str) -> Dict[int, SyncCallees]:
     """Line -> `SyncCallees` for the calls of ``dotted`` in ``module`` that reach only sync
     functions. Cheap for a rule to ask before it needs a node's position: the module's calls
     are read from its ``ast`` once, and each name is resolved once per module."""
-    calls = index.memo(("asyncness.calls", module.path), lambda: _calls_by_name(module.tree))
+    calls = module_calls(index, module)
     lines = calls.get(dotted)
     if not lines:
         return {}
@@ -241,9 +250,9 @@ def call_name(func: ast.expr) -> Optional[str]:
     return ".".join(reversed(parts))
 
 
-def _calls_by_name(tree: ast.Module) -> Dict[str, Set[int]]:
+def _calls_by_name(tree: ast.Module, nodes: Optional[Iterable[ast.AST]] = None) -> Dict[str, Set[int]]:
     calls: Dict[str, Set[int]] = {}
-    for node in ast.walk(tree):
+    for node in ast.walk(tree) if nodes is None else nodes:
         if isinstance(node, ast.Call):
             name = call_name(node.func)
             if name is not None:
@@ -661,12 +670,47 @@ def _collect_bindings(node: ast.AST, *, function: bool) -> Dict[str, List[Bindin
     if function:
         args = node.args
         own_parameters = {id(a) for a in [*args.posonlyargs, *args.args, *args.kwonlyargs]}
-        for sub in ast.walk(node):
-            visit(sub)
+        for sub in _walk_for_bindings(node):
+            if type(sub) in _BINDING_NODES:
+                visit(sub)
     else:
         for sub in own_nodes(node):
-            visit(sub)
+            if type(sub) in _BINDING_NODES:
+                visit(sub)
     return table
+
+
+#: The node types `_collect_bindings` reads (its ``visit`` ignores every other one).
+_BINDING_NODES = frozenset(
+    {
+        ast.Assign, ast.AnnAssign, ast.AugAssign, ast.NamedExpr, ast.For, ast.AsyncFor, ast.comprehension,
+        ast.With, ast.AsyncWith, ast.Import, ast.ImportFrom, ast.arg, ast.Global, ast.Nonlocal,
+        ast.ExceptHandler, ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef,
+    }
+)
+#: Nodes with nothing below them that `_collect_bindings` reads: not worth visiting.
+_BINDING_LEAVES = (ast.Name, ast.Constant, ast.expr_context, ast.operator, ast.unaryop, ast.cmpop, ast.boolop)
+
+
+def _walk_for_bindings(node: ast.AST) -> Iterator[ast.AST]:
+    """`ast.walk` (same order) without the leaves in `_BINDING_LEAVES`: about half the nodes
+    of a function, and the most frequent ones."""
+    todo = deque([node])
+    pop, push = todo.popleft, todo.append
+    while todo:
+        node = pop()
+        for field in node._fields:
+            try:
+                value = getattr(node, field)
+            except AttributeError:
+                continue
+            if isinstance(value, list):
+                for item in value:
+                    if isinstance(item, ast.AST) and not isinstance(item, _BINDING_LEAVES):
+                        push(item)
+            elif isinstance(value, ast.AST) and not isinstance(value, _BINDING_LEAVES):
+                push(value)
+        yield node
 
 
 # -- what a function returns -----------------------------------------------------------------

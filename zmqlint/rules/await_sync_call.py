@@ -1,14 +1,19 @@
 from __future__ import annotations
 
-from typing import Optional
+import ast
+from typing import TYPE_CHECKING, Iterable, Optional
 
 import libcst as cst
 from libcst.metadata import PositionProvider
 
 from zmqlint.codemods.aio import AsyncioNames, dotted, to_thread_call
-from zmqlint.facts.asyncness import SyncCallees, sync_calls_named
+from zmqlint.facts.asyncness import SyncCallees, call_name, module_calls, sync_calls_named
 from zmqlint.model import Applicability, Fix, Severity
 from zmqlint.rule import Invalid, Rule, Valid
+
+if TYPE_CHECKING:  # pragma: no cover
+    from zmqlint.gates import FileFacts
+    from zmqlint.index import ModuleInfo, ProjectIndex
 
 
 def sync_callees_of(rule: Rule, call: cst.Call) -> Optional[SyncCallees]:
@@ -28,8 +33,116 @@ def sync_callees_of(rule: Rule, call: cst.Call) -> Optional[SyncCallees]:
 
 
 def asyncio_names(rule: Rule) -> AsyncioNames:
-    info = rule.context.module_info
-    return AsyncioNames(info.tree if info is not None else None)
+    return asyncio_names_of(rule.context.index, rule.context.module_info)
+
+
+def asyncio_names_of(index: "ProjectIndex", info: Optional["ModuleInfo"], facts: Optional["FileFacts"] = None) -> AsyncioNames:
+    """How ``info`` names asyncio, read from its ``ast`` once per run (ASY301-ASY303 and their
+    gates all ask). A gate passes its ``facts``: when they hold the same tree, the imports come
+    from their shared walk instead of a walk of the whole tree."""
+    if info is None:
+        return AsyncioNames(None)
+
+    def compute() -> AsyncioNames:
+        if facts is not None and facts.tree is info.tree:
+            names = _asyncio_names_from_imports(info.tree, facts.nodes(ast.Import), facts.nodes(ast.ImportFrom))
+            if names is not None:
+                return names
+        return AsyncioNames(info.tree)
+
+    return index.memo(("aio.names", info.path), compute)
+
+
+def _asyncio_names_from_imports(tree: ast.Module, imports: list, from_imports: list) -> Optional[AsyncioNames]:
+    """`AsyncioNames(tree)` given the tree's ``Import`` and ``ImportFrom`` nodes (each in walk
+    order); None when a name is bound by both kinds (their relative order would matter)."""
+    top_level = {id(stmt) for stmt in tree.body}
+    plain: dict = {}
+    module_alias = None
+    for node in imports:
+        for alias in node.names:
+            if alias.name == "asyncio":
+                local = alias.asname or "asyncio"
+                plain[local] = "asyncio"
+                if id(node) in top_level and module_alias is None:
+                    module_alias = local
+    imported: dict = {}
+    for node in from_imports:
+        if node.module == "asyncio" and not node.level:
+            for alias in node.names:
+                if alias.name != "*":
+                    imported[alias.asname or alias.name] = f"asyncio.{alias.name}"
+    if not plain.keys().isdisjoint(imported):
+        return None
+    result = AsyncioNames(None)
+    result.names = {**plain, **imported}
+    result.module_alias = module_alias
+    if plain:
+        shadowed = set()
+        for stmt in tree.body:
+            if isinstance(stmt, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)):
+                shadowed.add(stmt.name)
+            elif isinstance(stmt, (ast.Assign, ast.AnnAssign)):
+                targets = stmt.targets if isinstance(stmt, ast.Assign) else [stmt.target]
+                shadowed.update(t.id for t in targets if isinstance(t, ast.Name))
+        for name in shadowed:
+            if result.names.get(name) == "asyncio" and result.module_alias != name:
+                result.names.pop(name)
+    return result
+
+
+# -- gates: the same questions on the stdlib ast, before the file is parsed with LibCST ------
+
+
+def gate_module(facts: "FileFacts") -> Optional["ModuleInfo"]:
+    """The module the rules resolve calls in (`RuleContext.module_info`): without it,
+    `sync_callees_of` finds nothing."""
+    info = facts.module  # the index's module when it holds this very text (the usual case)
+    return info if info is not None else facts.index.module_for_path(facts.path)
+
+
+def any_sync_call(facts: "FileFacts", info: "ModuleInfo", calls: Iterable[ast.AST]) -> bool:
+    """True when one of ``calls`` is named like a call of ``info`` that reaches only sync
+    functions: what `sync_callees_of` needs to answer anything for it.
+
+    (`sync_callees_of` then also asks for the call's line; the gate does not, so a position
+    computed differently by LibCST, e.g. with parentheses, can never make it unsound.)"""
+    seen = set()
+    for call in calls:
+        if not isinstance(call, ast.Call):
+            continue
+        name = call_name(call.func)
+        if name is None or name in seen:
+            continue
+        if not seen:
+            # Read the module's calls from the gate's shared walk when it is the same tree.
+            module_calls(facts.index, info, facts.nodes(ast.Call) if facts.tree is info.tree else None)
+        seen.add(name)
+        if sync_calls_named(facts.index, info, name):
+            return True
+    return False
+
+
+def qualified_asyncio(names: AsyncioNames, func: ast.expr) -> Optional[str]:
+    """The ``ast`` twin of `AsyncioNames.qualified` (``call_name`` is the twin of ``dotted``)."""
+    name = call_name(func)
+    if name is None:
+        return None
+    head, _, rest = name.partition(".")
+    full = names.names.get(head)
+    if full is None:
+        return None
+    return f"{full}.{rest}" if rest else full
+
+
+def asyncio_callee_names(names: AsyncioNames, qualified: Iterable[str]) -> set:
+    """The last names a call's callee may have when it qualifies to one of ``qualified``
+    (``asyncio.gather`` -> ``gather`` as in ``asyncio.gather`` / ``aio.gather``, plus any
+    local alias ``from asyncio import gather as g``)."""
+    wanted = set(qualified)
+    found = {q.rpartition(".")[2] for q in wanted}
+    found.update(local for local, full in names.names.items() if full in wanted)
+    return found
 
 
 class AwaitSyncCall(Rule):
@@ -206,6 +319,14 @@ class AwaitSyncCall(Rule):
             """,
         ),
     ]
+
+    @classmethod
+    def gate(cls, facts: "FileFacts") -> bool:
+        # A finding is an `await <call>` whose callee name has sync call sites in the module.
+        info = gate_module(facts)
+        if info is None:
+            return False
+        return any_sync_call(facts, info, (node.value for node in facts.nodes(ast.Await)))
 
     def visit_Await(self, node: cst.Await) -> None:
         call = node.expression

@@ -1,13 +1,25 @@
 from __future__ import annotations
 
-from typing import Iterator, List, Optional, Set, Union
+import ast
+from typing import TYPE_CHECKING, Dict, Iterator, List, Optional, Set, Union
 
 import libcst as cst
 
 from zmqlint.codemods.aio import GATHERERS, SINGLE_WAITERS, WAITERS, AsyncioNames, dotted, task_of, to_thread_call
 from zmqlint.model import Applicability, Fix, Severity
 from zmqlint.rule import Invalid, Rule, Valid
-from zmqlint.rules.await_sync_call import asyncio_names, sync_callees_of
+from zmqlint.rules.await_sync_call import (
+    any_sync_call,
+    asyncio_callee_names,
+    asyncio_names,
+    asyncio_names_of,
+    gate_module,
+    qualified_asyncio,
+    sync_callees_of,
+)
+
+if TYPE_CHECKING:  # pragma: no cover
+    from zmqlint.gates import FileFacts
 
 _Scope = Union[cst.Module, cst.FunctionDef]
 
@@ -260,6 +272,37 @@ class GatherSyncResults(Rule):
         ),
     ]
 
+    @classmethod
+    def gate(cls, facts: "FileFacts") -> bool:
+        # A finding is an element (as `_elements` finds them, lists collected anywhere in the
+        # file rather than in the enclosing function) of a waiter call, whose callee name has
+        # sync call sites in the module. Every argument the rule may pick is considered.
+        info = gate_module(facts)
+        if info is None:
+            return False
+        names = asyncio_names_of(facts.index, info, facts)
+        waiters = GATHERERS | SINGLE_WAITERS | WAITERS
+        elements: List[ast.AST] = []
+        collected = _GateCollected(facts)
+        for call in facts.calls(*asyncio_callee_names(names, waiters)):
+            waiter = qualified_asyncio(names, call.func)
+            if waiter in GATHERERS:
+                for arg in call.args:
+                    if isinstance(arg, ast.Starred):
+                        elements.extend(collected.elements(arg.value, starred=True))
+                    else:
+                        elements.append(arg)
+                elements.extend(k.value for k in call.keywords if k.arg is None)  # `**kw`
+            elif waiter in SINGLE_WAITERS:
+                elements.extend(a for a in call.args if not isinstance(a, ast.Starred))
+                elements.extend(k.value for k in call.keywords if k.arg in ("fut", "arg", "aw"))
+            elif waiter in WAITERS:
+                firsts = [a for a in call.args if not isinstance(a, ast.Starred)]
+                firsts.extend(k.value for k in call.keywords if k.arg in ("fs", "aws"))
+                for first in firsts:
+                    elements.extend(collected.elements(first, starred=True))
+        return any_sync_call(facts, info, elements)
+
     def __init__(self, context) -> None:
         super().__init__(context)
         self.asyncio: Optional[AsyncioNames] = None
@@ -383,3 +426,58 @@ def _collected_into(scope: _Scope, name: str) -> List[cst.BaseExpression]:
 
     scope.visit(Collect())
     return found
+
+
+class _GateCollected:
+    """The ``ast`` twin of `GatherSyncResults._elements` for gates, with `_collected_into`
+    widened to the whole file (the rule reads the enclosing function or module only)."""
+
+    def __init__(self, facts: "FileFacts") -> None:
+        self.facts = facts
+        self._into: Optional[Dict[str, List[ast.expr]]] = None
+
+    def elements(self, expr: ast.expr, *, starred: bool, depth: int = 0) -> Iterator[ast.expr]:
+        if not starred:
+            yield expr
+            return
+        if isinstance(expr, (ast.List, ast.Tuple, ast.Set)):
+            for element in expr.elts:
+                if isinstance(element, ast.Starred):
+                    yield from self.elements(element.value, starred=True, depth=depth)
+                else:
+                    yield from self.elements(element, starred=False, depth=depth)
+        elif isinstance(expr, (ast.ListComp, ast.SetComp, ast.GeneratorExp)):
+            yield expr.elt
+        elif isinstance(expr, ast.Name) and depth == 0:
+            for collected in self.into().get(expr.id, []):
+                yield from self.elements(collected, starred=True, depth=depth + 1)
+
+    def into(self) -> Dict[str, List[ast.expr]]:
+        """Name -> what the file puts in a list of that name (see `_collected_into`)."""
+        if self._into is None:
+            found: Dict[str, List[ast.expr]] = {}
+            for node in self.facts.nodes(ast.Assign):
+                for target in node.targets:
+                    if isinstance(target, ast.Name):
+                        found.setdefault(target.id, []).append(node.value)
+            for node in self.facts.nodes(ast.AnnAssign):
+                if isinstance(node.target, ast.Name) and node.value is not None:
+                    found.setdefault(node.target.id, []).append(node.value)
+            for node in self.facts.nodes(ast.AugAssign):
+                if isinstance(node.target, ast.Name) and isinstance(node.op, ast.Add):
+                    found.setdefault(node.target.id, []).append(node.value)
+            for node in self.facts.calls("append", "extend"):
+                func = node.func
+                if (
+                    isinstance(func, ast.Attribute)
+                    and isinstance(func.value, ast.Name)
+                    and len(node.args) == 1
+                    and not node.keywords
+                    and not isinstance(node.args[0], ast.Starred)
+                ):
+                    arg = node.args[0]
+                    found.setdefault(func.value.id, []).append(
+                        ast.List(elts=[arg], ctx=ast.Load()) if func.attr == "append" else arg
+                    )
+            self._into = found
+        return self._into

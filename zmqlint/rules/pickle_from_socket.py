@@ -1,6 +1,7 @@
 from __future__ import annotations
 
-from typing import Dict, List, Optional, Set, Tuple
+import ast
+from typing import TYPE_CHECKING, Dict, FrozenSet, Iterable, List, Optional, Set, Tuple
 
 import libcst as cst
 from libcst.helpers import get_full_name_for_node
@@ -10,6 +11,9 @@ from zmqlint.codemods import serde as codemod
 from zmqlint.facts.dataflow import Labels, TaintFlow, import_aliases, method_name, qualified_names, socket_channel
 from zmqlint.model import Applicability, Fix, ImportSpec, Severity
 from zmqlint.rule import Invalid, Rule, Valid
+
+if TYPE_CHECKING:  # pragma: no cover
+    from zmqlint.gates import FileFacts
 
 #: Socket methods whose result is data a peer sent.
 RECV_METHODS = frozenset(
@@ -26,6 +30,18 @@ class PickleSocketRule(Rule):
     #: Words one of which a module must hold to pickle at all (imports or the pyobj API).
     PICKLE_WORDS = ("pickle", "Pickle", "marshal", "dill", "_pyobj")
     RUN_NOTES = staticmethod(codemod.channel_notes)
+
+    @classmethod
+    def gate(cls, facts: "FileFacts") -> bool:
+        # `visit_Module` analyses nothing in a module without one of the words.
+        if not any(word in facts.text for word in cls.PICKLE_WORDS):
+            return False
+        return cls._gate_sites(facts)
+
+    @classmethod
+    def _gate_sites(cls, facts: "FileFacts") -> bool:
+        """Whether the file has what a finding needs (on the stdlib ast)."""
+        return True
 
     def __init__(self, context) -> None:
         super().__init__(context)
@@ -367,6 +383,18 @@ class PickleFromSocket(PickleSocketRule):
         ),
     ]
 
+    @classmethod
+    def _gate_sites(cls, facts: "FileFacts") -> bool:
+        # `recv_pyobj` is reported wherever it is called; otherwise a load call with an
+        # argument and a `recv...` call (its source) must share a function (or the module body).
+        if gate_method_calls(facts, ("recv_pyobj",)):
+            return True
+        sources = gate_method_calls(facts, RECV_METHODS)
+        if not sources:
+            return False
+        sinks = gate_calls_of(facts, codemod.LOAD_FUNCTIONS | codemod.UNPICKLERS)
+        return same_scope(facts, sources, [call for call in sinks if call.args or call.keywords])
+
     def is_source(self, call: cst.Call) -> bool:
         return method_name(call) in RECV_METHODS
 
@@ -406,3 +434,86 @@ class PickleFromSocket(PickleSocketRule):
                 fix = self.fix("decode with zmqlint_runtime.serde instead of pickle", {node: new}, "recv", via)
         shown = qualified[0] if qualified else sorted(names)[0]
         self.report(node, self.MESSAGE.format(func=shown), fix=fix)
+
+
+# -- gates: the same questions on the stdlib ast, before the file is parsed with LibCST ------
+
+
+def gate_method_calls(facts: "FileFacts", methods: Iterable[str]) -> List[ast.Call]:
+    """Calls ``x.<method>(...)`` (what `method_name` answers for) of one of ``methods``."""
+    return [call for call in facts.calls(*methods) if isinstance(call.func, ast.Attribute)]
+
+
+def _full_name(node: ast.AST) -> Optional[str]:
+    """The ``ast`` twin of ``libcst.helpers.get_full_name_for_node`` on a callee."""
+    if isinstance(node, ast.Name):
+        return node.id
+    if isinstance(node, ast.Attribute):
+        return f"{_full_name(node.value)}.{node.attr}"
+    if isinstance(node, ast.Call):
+        return _full_name(node.func)
+    if isinstance(node, ast.Subscript):
+        return _full_name(node.value)
+    return None
+
+
+def gate_import_aliases(facts: "FileFacts") -> Dict[str, Set[str]]:
+    """The ``ast`` twin of `import_aliases`, from every import of the file."""
+    aliases: Dict[str, Set[str]] = {}
+    for node in facts.nodes(ast.Import):
+        for alias in node.names:
+            if alias.asname:
+                aliases.setdefault(alias.asname, set()).add(alias.name)
+            else:
+                head = alias.name.partition(".")[0]
+                aliases.setdefault(head, set()).add(head)
+    for node in facts.nodes(ast.ImportFrom):
+        if node.level or node.module is None or any(alias.name == "*" for alias in node.names):
+            continue
+        for alias in node.names:
+            aliases.setdefault(alias.asname or alias.name, set()).add(f"{node.module}.{alias.name}")
+    return aliases
+
+
+def gate_calls_of(facts: "FileFacts", qualified: FrozenSet[str]) -> List[ast.Call]:
+    """Calls whose callee may be one of ``qualified`` (the ``ast`` twin of `qualified_names`
+    through the module's imports), e.g. ``pk.loads(...)``, ``unpickle(...)``."""
+    aliases = gate_import_aliases(facts)
+    found = []
+    for call in facts.nodes(ast.Call):
+        dotted = _full_name(call.func)
+        if not dotted:
+            continue
+        head, _, rest = dotted.partition(".")
+        if head not in aliases:
+            continue  # a plain name stands for itself (no module), a dotted one for nothing
+        if any((f"{origin}.{rest}" if rest else origin) in qualified for origin in aliases[head]):
+            found.append(call)
+    return found
+
+
+#: Above this many (call, function) pairs, `same_scope` answers True without looking.
+_SCOPE_WORK_LIMIT = 200_000
+
+
+def same_scope(facts: "FileFacts", firsts: List[ast.AST], seconds: List[ast.AST]) -> bool:
+    """Whether some node of ``firsts`` and some of ``seconds`` may be analysed in the same
+    `TaintFlow` run: the innermost ``def`` whose text holds them (decorators are outside it),
+    or the module body. Every node `TaintFlow` sees in a function body is in that function's
+    text and in no nested ``def``'s, so this never separates two such nodes."""
+    if not firsts or not seconds:
+        return False
+    defs = facts.nodes(ast.FunctionDef, ast.AsyncFunctionDef)
+    if len(defs) * (len(firsts) + len(seconds)) > _SCOPE_WORK_LIMIT:
+        return True
+
+    def scope(node: ast.AST) -> Optional[int]:
+        where = (node.lineno, node.col_offset)
+        best: Optional[ast.AST] = None
+        for func in defs:
+            if (func.lineno, func.col_offset) <= where <= (func.end_lineno, func.end_col_offset):
+                if best is None or (func.lineno, func.col_offset) > (best.lineno, best.col_offset):
+                    best = func
+        return id(best) if best is not None else None
+
+    return not {scope(node) for node in firsts}.isdisjoint(scope(node) for node in seconds)

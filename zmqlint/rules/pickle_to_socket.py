@@ -6,7 +6,7 @@ from zmqlint.codemods import serde as codemod
 from zmqlint.facts.dataflow import Labels, method_name
 from zmqlint.model import Applicability, Severity
 from zmqlint.rule import Invalid, Valid
-from zmqlint.rules.pickle_from_socket import PickleSocketRule
+from zmqlint.rules.pickle_from_socket import PickleSocketRule, gate_calls_of, gate_method_calls, same_scope
 
 #: Socket methods that put their argument on the wire.
 SEND_METHODS = frozenset({"send", "send_multipart", "sendall", "sendto", "send_bytes", "send_serialized"})
@@ -162,6 +162,17 @@ class PickleToSocket(PickleSocketRule):
             """,
         ),
     ]
+
+    @classmethod
+    def _gate_sites(cls, facts) -> bool:
+        # `send_pyobj` is reported wherever it is called; otherwise a dump call (the source)
+        # and a send call with an argument must share a function (or the module body).
+        if gate_method_calls(facts, ("send_pyobj",)):
+            return True
+        sinks = [call for call in gate_method_calls(facts, SEND_METHODS) if call.args or call.keywords]
+        if not sinks:
+            return False
+        return same_scope(facts, gate_calls_of(facts, codemod.DUMP_FUNCTIONS), sinks)
 
     def is_source(self, call: cst.Call) -> bool:
         return bool(self.qualified(call.func) & codemod.DUMP_FUNCTIONS)

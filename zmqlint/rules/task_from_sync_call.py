@@ -1,13 +1,26 @@
 from __future__ import annotations
 
-from typing import Optional, Set
+import ast
+from typing import TYPE_CHECKING, List, Optional, Set
 
 import libcst as cst
 
 from zmqlint.codemods.aio import TASK_FACTORIES, AsyncioNames, dotted, to_thread_call
+from zmqlint.facts.asyncness import call_name
 from zmqlint.model import Applicability, Fix, Severity
 from zmqlint.rule import Invalid, Rule, Valid
-from zmqlint.rules.await_sync_call import asyncio_names, sync_callees_of
+from zmqlint.rules.await_sync_call import (
+    any_sync_call,
+    asyncio_callee_names,
+    asyncio_names,
+    asyncio_names_of,
+    gate_module,
+    qualified_asyncio,
+    sync_callees_of,
+)
+
+if TYPE_CHECKING:  # pragma: no cover
+    from zmqlint.gates import FileFacts
 
 _LOOP_GETTERS = {"asyncio.get_running_loop", "asyncio.get_event_loop", "asyncio.new_event_loop"}
 
@@ -267,6 +280,27 @@ class TaskFromSyncCall(Rule):
         ),
     ]
 
+    @classmethod
+    def gate(cls, facts: "FileFacts") -> bool:
+        # A finding is a task factory (as `_task_factory` sees it, receivers of `create_task`
+        # named by any TaskGroup of the file) given a call whose callee name has sync call
+        # sites in the module. Every argument the rule may pick is considered.
+        info = gate_module(facts)
+        if info is None:
+            return False
+        names = asyncio_names_of(facts.index, info, facts)
+        task_groups: Optional[Set[str]] = None
+        inner: List[ast.AST] = []
+        for call in facts.calls(*asyncio_callee_names(names, TASK_FACTORIES), "create_task", "run_until_complete"):
+            if qualified_asyncio(names, call.func) not in TASK_FACTORIES:
+                if task_groups is None:
+                    task_groups = _gate_task_groups(facts, names)
+                if not _gate_is_method_factory(call, names, task_groups):
+                    continue
+            inner.extend(call.args)
+            inner.extend(k.value for k in call.keywords if k.arg in ("coro", "main", "future"))
+        return any_sync_call(facts, info, inner)
+
     def __init__(self, context) -> None:
         super().__init__(context)
         self.asyncio: Optional[AsyncioNames] = None
@@ -333,3 +367,32 @@ class TaskFromSyncCall(Rule):
         if "loop" in last:
             return f"loop.{method}"
         return None
+
+
+def _gate_task_groups(facts: "FileFacts", names: AsyncioNames) -> Set[str]:
+    """Every name bound by ``[async] with TaskGroup() as name`` in the file (the rule knows
+    those seen so far, a subset)."""
+    return {
+        item.optional_vars.id
+        for item in facts.nodes(ast.withitem)
+        if isinstance(item.context_expr, ast.Call)
+        and isinstance(item.optional_vars, ast.Name)
+        and qualified_asyncio(names, item.context_expr.func) == "asyncio.TaskGroup"
+    }
+
+
+def _gate_is_method_factory(call: ast.Call, names: AsyncioNames, task_groups: Set[str]) -> bool:
+    """The ``ast`` twin of the method part of `TaskFromSyncCall._task_factory`."""
+    func = call.func
+    if not isinstance(func, ast.Attribute) or func.attr not in ("create_task", "run_until_complete"):
+        return False
+    receiver = func.value
+    if isinstance(receiver, ast.Call) and qualified_asyncio(names, receiver.func) in _LOOP_GETTERS:
+        return True
+    name = call_name(receiver)
+    if name is None:
+        return False
+    last = name.rpartition(".")[2].lower()
+    if func.attr == "create_task" and (name in task_groups or last in ("tg", "task_group", "taskgroup") or last.endswith("_tg")):
+        return True
+    return "loop" in last
