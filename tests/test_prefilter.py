@@ -101,3 +101,29 @@ def test_the_whole_stdlib_reports_the_same_with_and_without_the_prefilter():
     paths = [str(STDLIB)]
     jobs = 2
     assert findings(paths, STDLIB, prefilter=True, jobs=jobs) == findings(paths, STDLIB, prefilter=False, jobs=jobs)
+
+
+def test_no_gate_raises_on_the_examples_or_a_stdlib_sample(tmp_path):
+    # The engine treats a gate that raises as admitting the file (a gate must never cost a
+    # finding), which would hide a broken gate: ask them directly here.
+    from zmqlint.engine import Engine
+    from zmqlint.gates import FileFacts
+
+    rules = all_rules()
+    targets = []
+    for code, rule in rules.items():
+        for number, example in enumerate([*rule.VALID, *rule.INVALID]):
+            root = tmp_path / f"{code}-{number}"
+            write_tree(root, {**example.files, example.path: example.code})
+            targets.append((root, root / example.path))
+    targets += [(STDLIB, STDLIB / rel) for rel in STDLIB_SAMPLE if (STDLIB / rel).is_file()]
+    asked = 0
+    for root, path in targets:
+        config = Config.from_table({}, root=root)
+        engine = Engine(config)
+        facts = FileFacts(path=path, text=path.read_text(encoding="utf-8"), index=engine.index, config=config)
+        assert facts.tree is not None
+        for rule in rules.values():
+            rule.gate(facts)
+            asked += 1
+    assert asked >= 18 * 100
