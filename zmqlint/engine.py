@@ -18,12 +18,14 @@ from pathlib import Path
 from typing import Dict, List, Mapping, Optional, Sequence, Set, Tuple, Type
 
 import libcst as cst
+from libcst.metadata import PositionProvider
 
 from zmqlint import tolerant
 from zmqlint.config import Config
 from zmqlint.gates import FileFacts
 from zmqlint.index import ProjectIndex
 from zmqlint.model import FileResult, Finding, Fix, FixMode, Severity
+from zmqlint.positions import Positions
 from zmqlint.rule import Rule, RuleContext
 from zmqlint.rules import ENGINE_CODES, all_rules
 from zmqlint.source import ConcurrentModification, SourceError, SourceFile
@@ -372,7 +374,10 @@ class _LazyMetadata(Mapping):
 
     def _resolved(self) -> Mapping:
         if self._values is None:
-            self._values = cst.MetadataWrapper.resolve_many(self._wrapper, [self._provider])[self._provider]
+            if self._provider is PositionProvider:
+                self._values = Positions(self._wrapper.module)
+            else:
+                self._values = cst.MetadataWrapper.resolve_many(self._wrapper, [self._provider])[self._provider]
         return self._values
 
     def __getitem__(self, node):
