@@ -19,8 +19,9 @@ from __future__ import annotations
 import ast
 import warnings
 from dataclasses import dataclass, field
+from functools import cached_property
 from pathlib import Path
-from typing import Dict, Iterable, Iterator, List, Optional, Sequence, Set, Union
+from typing import Dict, Iterable, Iterator, List, Optional, Sequence, Set, Tuple, Union
 
 from zmqlint.source import SourceError, SourceFile
 
@@ -73,10 +74,21 @@ class ClassInfo:
     module: "ModuleInfo"
     node: ast.ClassDef
     methods: Dict[str, FunctionInfo] = field(default_factory=dict)
-    #: ``self.X = value`` anywhere in the class's methods, and class-level ``X = value``.
-    attributes: Dict[str, List[ast.expr]] = field(default_factory=dict)
-    #: Attributes can appear by means no static reading sees (__getattr__, setattr, __dict__).
-    dynamic_attributes: bool = False
+
+    @cached_property
+    def _attribute_facts(self) -> Tuple[Dict[str, List[ast.expr]], bool]:
+        # Read on first use: most classes of a project are never asked about their attributes.
+        return _class_attributes(self)
+
+    @property
+    def attributes(self) -> Dict[str, List[ast.expr]]:
+        """``self.X = value`` anywhere in the class's methods, and class-level ``X = value``."""
+        return self._attribute_facts[0]
+
+    @property
+    def dynamic_attributes(self) -> bool:
+        """Attributes can appear by means no static reading sees (__getattr__, setattr, __dict__)."""
+        return self._attribute_facts[1]
 
     @property
     def base_names(self) -> List[Optional[str]]:
@@ -231,16 +243,20 @@ def _class_info(node: ast.ClassDef, module: ModuleInfo) -> ClassInfo:
     for stmt in node.body:
         if isinstance(stmt, (ast.FunctionDef, ast.AsyncFunctionDef)):
             cls.methods[stmt.name] = FunctionInfo(stmt.name, f"{node.name}.{stmt.name}", module, stmt, cls)
-            if stmt.name in ("__getattr__", "__getattribute__"):
-                cls.dynamic_attributes = True
-        elif isinstance(stmt, ast.Assign):
+    return cls
+
+
+def _class_attributes(cls: ClassInfo) -> Tuple[Dict[str, List[ast.expr]], bool]:
+    """(`ClassInfo.attributes`, `ClassInfo.dynamic_attributes`) read from the class's code."""
+    attributes: Dict[str, List[ast.expr]] = {}
+    dynamic = any(name in ("__getattr__", "__getattribute__") for name in cls.methods)
+    for stmt in cls.node.body:
+        if isinstance(stmt, ast.Assign):
             for target in stmt.targets:
                 for name in _target_names(target):
-                    cls.attributes.setdefault(name, []).append(stmt.value)
+                    attributes.setdefault(name, []).append(stmt.value)
         elif isinstance(stmt, ast.AnnAssign) and isinstance(stmt.target, ast.Name):
-            cls.attributes.setdefault(stmt.target.id, []).append(stmt.value or ast.Constant(None))
-        if isinstance(stmt, ast.Assign) and any(_target_names(t) == ["__slots__"] for t in stmt.targets):
-            pass
+            attributes.setdefault(stmt.target.id, []).append(stmt.value or ast.Constant(None))
     for method in cls.methods.values():
         self_name = method.parameters[0] if method.parameters else None
         if self_name is None:
@@ -258,7 +274,7 @@ def _class_info(node: ast.ClassDef, module: ModuleInfo) -> ClassInfo:
                             value = sub.value if sub.value is not None else ast.Constant(None)
                             if isinstance(target, (ast.Tuple, ast.List)):
                                 value = ast.Constant(...)  # element of an unpacked value: unknown
-                            cls.attributes.setdefault(attr_target.attr, []).append(value)
+                            attributes.setdefault(attr_target.attr, []).append(value)
             elif isinstance(sub, (ast.For, ast.AsyncFor, ast.With, ast.AsyncWith, ast.NamedExpr)):
                 targets = (
                     [sub.target]
@@ -272,14 +288,14 @@ def _class_info(node: ast.ClassDef, module: ModuleInfo) -> ClassInfo:
                             and isinstance(attr_target.value, ast.Name)
                             and attr_target.value.id == self_name
                         ):
-                            cls.attributes.setdefault(attr_target.attr, []).append(ast.Constant(...))
+                            attributes.setdefault(attr_target.attr, []).append(ast.Constant(...))
             elif isinstance(sub, ast.Call):
                 func = dotted_name(sub.func)
                 if func in ("setattr", "object.__setattr__") or (func or "").endswith(".__setattr__"):
-                    cls.dynamic_attributes = True
+                    dynamic = True
             elif isinstance(sub, ast.Attribute) and sub.attr == "__dict__":
-                cls.dynamic_attributes = True
-    return cls
+                dynamic = True
+    return attributes, dynamic
 
 
 def _flatten(target: ast.expr) -> Iterator[ast.expr]:

@@ -570,13 +570,13 @@ def _hazards(index: ProjectIndex, info: ModuleInfo) -> List[Tuple[ClassInfo, Con
         found: List[Tuple[ClassInfo, Container, str, Use]] = []
         for cls in info.classes.values():
             # Cheap questions first (each only skips a class `_containers` finds no race in):
-            # a container attribute at all, then a thread side, then one container used by
-            # both sides.
-            attrs = _container_attributes(index, cls)
-            if not attrs:
-                continue
+            # a thread side at all (most classes start no thread), then a container
+            # attribute, then one container used by both sides.
             side = thread_side(index, cls)
-            if not side or not _shared_with_thread(index, cls, side, set(attrs)):
+            if not side:
+                continue
+            attrs = _container_attributes(index, cls)
+            if not attrs or not _shared_with_thread(index, cls, side, set(attrs)):
                 continue
             for container in _containers(index, cls, side):
                 if not container.thread or not container.other:
