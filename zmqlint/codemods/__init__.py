@@ -18,3 +18,21 @@ def names_in(node: cst.CSTNode) -> Set[str]:
 
     node.visit(Collect())
     return names
+
+
+class _Matchers:
+    """`libcst.matchers`, imported on first use (``from zmqlint.codemods import matchers as m``).
+
+    The module defines a matcher class for every node type and takes a quarter of a second to
+    import; a run in which no rule gets as far as matching should not pay for it.
+    """
+
+    def __getattr__(self, name: str):
+        import libcst.matchers
+
+        value = getattr(libcst.matchers, name)
+        setattr(self, name, value)
+        return value
+
+
+matchers = _Matchers()

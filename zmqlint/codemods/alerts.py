@@ -13,7 +13,8 @@ import re
 from typing import Optional, Tuple
 
 import libcst as cst
-import libcst.matchers as m
+
+from zmqlint.codemods import matchers as m
 
 _TWO_SLOTS = re.compile(r"\A%[sdfr]\s*%[sdfr]\Z|\A\{\}\s*\{\}\Z|\A\{0\}\s*\{1\}\Z")
 

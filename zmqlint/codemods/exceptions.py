@@ -11,9 +11,9 @@ from __future__ import annotations
 from typing import Iterable, List, Optional, Sequence, Set, Tuple
 
 import libcst as cst
-import libcst.matchers as m
 from libcst.helpers import get_full_name_for_node
 
+from zmqlint.codemods import matchers as m
 from zmqlint.model import ImportSpec
 
 #: Names a module-level logger usually goes by, in order of preference.

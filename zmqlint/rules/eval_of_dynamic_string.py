@@ -4,10 +4,9 @@ import ast
 from typing import TYPE_CHECKING, List, Optional, Set
 
 import libcst as cst
-import libcst.matchers as m
 from libcst.helpers import get_full_name_for_node
 
-from zmqlint.codemods import names_in
+from zmqlint.codemods import matchers as m, names_in
 from zmqlint.codemods.alerts import compare_call, comparison_operands
 from zmqlint.codemods.security import ast_full_name
 from zmqlint.model import Applicability, Fix, ImportSpec, Severity

@@ -5,11 +5,10 @@ import re
 from typing import TYPE_CHECKING, Dict, Iterator, List, Optional, Sequence, Set, Tuple
 
 import libcst as cst
-import libcst.matchers as m
 from libcst.helpers import get_full_name_for_node
 from libcst.metadata import GlobalScope, ParentNodeProvider, PositionProvider, QualifiedNameProvider, ScopeProvider
 
-from zmqlint.codemods import names_in
+from zmqlint.codemods import matchers as m, names_in
 from zmqlint.codemods.security import assigned_value, code_of, require_api_key_call
 from zmqlint.index import own_nodes
 from zmqlint.model import Applicability, Fix, ImportSpec, Severity

@@ -5,11 +5,10 @@ import re
 from typing import TYPE_CHECKING, Dict, List, Optional
 
 import libcst as cst
-import libcst.matchers as m
 from libcst.helpers import get_full_name_for_node
 from libcst.metadata import CodeRange, PositionProvider
 
-from zmqlint.codemods import names_in
+from zmqlint.codemods import matchers as m, names_in
 from zmqlint.codemods.exceptions import LOGGER_NAMES, fresh_name, logged_handler, raised_exceptions
 from zmqlint.codemods.security import ast_full_name
 from zmqlint.model import Applicability, Fix, Severity

@@ -5,10 +5,9 @@ import re
 from typing import TYPE_CHECKING, List, Optional, Set, Tuple
 
 import libcst as cst
-import libcst.matchers as m
 from libcst.metadata import ParentNodeProvider, PositionProvider, QualifiedNameProvider, ScopeProvider
 
-from zmqlint.codemods import names_in
+from zmqlint.codemods import matchers as m, names_in
 from zmqlint.codemods.security import (
     allowed_origins_call,
     assigned_value,
