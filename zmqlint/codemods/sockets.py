@@ -19,7 +19,7 @@ from typing import Dict, List, Optional, Sequence, Tuple, Type
 import libcst as cst
 from libcst.metadata import PositionProvider
 
-from zmqlint.facts.sockets import Factory, Misuse, context_expression, socket_misuses, zmq_alias
+from zmqlint.facts.sockets import Factory, Misuse, context_expression, note_assignments, socket_misuses, zmq_alias
 from zmqlint.index import ModuleInfo, ProjectIndex, dotted_name
 from zmqlint.model import Applicability, Fix, ImportSpec
 
@@ -87,6 +87,27 @@ def factory_replacement(
 
 def shared_context(zmq_name: str) -> cst.BaseExpression:
     return cst.parse_expression(f"{zmq_name}.Context.instance()")
+
+
+def gate_module(facts) -> Optional[ModuleInfo]:
+    """The module the socket rules will read for the file a gate is asked about: the project
+    index's (`RuleContext.module_info`), which is what the facts are computed on."""
+    return facts.index.module_for_path(facts.path)
+
+
+def may_misuse(facts, kind: str) -> bool:
+    """Gate of ZMQ101 (``kind`` "bind") and ZMQ102 ("connect"): the file has such a misuse.
+
+    The same (memoised) `socket_misuses` that `report_misuses` reports from, with the same
+    ``binding-factories`` setting, so the rule itself then only maps the findings to LibCST.
+    """
+    module = gate_module(facts)
+    if module is None:
+        return False  # `report_misuses` reports nothing without the module
+    if facts.module is not None:  # the same tree: its assignments are in the shared walk
+        note_assignments(facts.index, module, facts.nodes(ast.Assign, ast.AnnAssign, ast.AugAssign))
+    extra = tuple(facts.option("binding-factories"))
+    return any(m.kind == kind for m in socket_misuses(facts.index, module, extra))
 
 
 def report_misuses(rule, kind: str, message: str, keep: str) -> None:

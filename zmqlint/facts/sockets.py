@@ -20,6 +20,7 @@ attribute, e.g. ``.socket``) that it
 from __future__ import annotations
 
 import ast
+import bisect
 import copy
 import functools
 import re
@@ -259,6 +260,19 @@ def factory_of_function(index: ProjectIndex, func: FunctionInfo) -> Optional[Fac
 
 
 def _analyse_factory(index: ProjectIndex, func: FunctionInfo) -> Optional[Factory]:
+    nodes = list(own_nodes(func.node))
+    # Only what the function returns can make it a factory: a local (``return sock``) or a
+    # call (``return Holder(sock)``, ``return pool.acquire(config)``, ``return factory()``),
+    # and of the locals only those it returns or hands to the returned call.
+    returns = [n.value for n in nodes if isinstance(n, ast.Return) and isinstance(n.value, (ast.Name, ast.Call))]
+    if not returns:
+        return None
+    returned: Set[str] = set()
+    for value in returns:
+        if isinstance(value, ast.Name):
+            returned.add(value.id)
+        else:
+            returned.update(a.id for a in [*value.args, *[kw.value for kw in value.keywords]] if isinstance(a, ast.Name))
     params = set(func.parameters)
     defaults = _param_defaults(func)
     module = func.module
@@ -267,9 +281,11 @@ def _analyse_factory(index: ProjectIndex, func: FunctionInfo) -> Optional[Factor
     created: Dict[str, Optional[str]] = {}
     prebound: Dict[str, Factory] = {}
     config_locals: Dict[str, ast.Call] = {}
-    for node in own_nodes(func.node):
+    for node in nodes:
         if isinstance(node, ast.Assign) and len(node.targets) == 1 and isinstance(node.targets[0], ast.Name):
             name = node.targets[0].id
+            if name not in returned:
+                continue
             kind = _is_socket_creation(node.value)
             if kind is not None:
                 created[name] = kind or None
@@ -282,13 +298,13 @@ def _analyse_factory(index: ProjectIndex, func: FunctionInfo) -> Optional[Factor
 
     # Which created sockets get bound here, and under what condition.
     bind_conditions: Dict[str, Optional[str]] = {}
-    for node in own_nodes(func.node):
+    for node in nodes if created else ():
         if not isinstance(node, ast.Call):
             continue
         targets: List[str] = []
         if isinstance(node.func, ast.Attribute) and node.func.attr in BIND_METHODS and isinstance(node.func.value, ast.Name):
             targets.append(node.func.value.id)
-        else:
+        elif any(isinstance(a, ast.Name) and a.id in created for a in [*node.args, *[kw.value for kw in node.keywords]]):
             callee = _resolve_call(index, module, node)
             if callee is not None:
                 actions = param_actions(index, callee)
@@ -302,7 +318,7 @@ def _analyse_factory(index: ProjectIndex, func: FunctionInfo) -> Optional[Factor
                     previous = bind_conditions.get(name, "unset")
                     bind_conditions[name] = None if previous is None or condition is None else condition
 
-    for node in own_nodes(func.node):
+    for node in nodes:
         if not isinstance(node, ast.Return) or node.value is None:
             continue
         value = node.value
@@ -445,16 +461,224 @@ def _resolve_call(index: ProjectIndex, module: ModuleInfo, call: ast.Call) -> Op
     name = dotted_name(call.func)
     if not name:
         return None
-    if "." not in name:
-        scope = module.scope_at(call.lineno)
-        func = next((f for f in reversed(scope) if isinstance(f, FunctionInfo)), None)
-        if func is not None and func.parameters and func.parameters[0] == name:
-            return None  # calling the instance itself (``self(...)``) reaches no function we read
     try:
-        target = index.resolve_callable(module, name, line=call.lineno)
+        target = _resolve_callable(index, module, name, call.lineno)
     except RecursionError:
         return None
     return target if isinstance(target, FunctionInfo) else None
+
+
+def _scope(module: ModuleInfo, index: ProjectIndex, line: int) -> Tuple[Optional[ClassInfo], Optional[FunctionInfo]]:
+    """The innermost class and function of ``module.scope_at(line)``, found by bisection.
+
+    Top-level classes do not overlap, nor do the methods of one class or top-level functions,
+    so the one whose span starts last at or before ``line`` is the only one that may hold it.
+    """
+    spans = index.memo(("sockets.spans", str(module.path)), lambda: _spans(module))
+    classes, methods, functions = spans
+    cls = _holder(classes, line)
+    if cls is not None:
+        return cls, _holder(methods.get(id(cls), ([], [])), line)
+    return None, _holder(functions, line)
+
+
+def _span(node: ast.AST) -> Tuple[int, int]:
+    start = min([node.lineno, *[d.lineno for d in getattr(node, "decorator_list", [])]])
+    return start, node.end_lineno or node.lineno
+
+
+def _sorted_spans(items) -> Tuple[List[int], List[Tuple[int, object]]]:
+    spans = sorted(((*_span(item.node), position, item) for position, item in enumerate(items)), key=lambda s: (s[0], s[2]))
+    return [s[0] for s in spans], [(s[1], s[3]) for s in spans]
+
+
+def _spans(module: ModuleInfo):
+    classes = _sorted_spans(module.classes.values())
+    methods = {id(cls): _sorted_spans(cls.methods.values()) for cls in module.classes.values()}
+    return classes, methods, _sorted_spans(module.functions.values())
+
+
+def _holder(spans, line: int):
+    starts, items = spans
+    position = bisect.bisect_right(starts, line) - 1
+    if position >= 0 and items[position][0] >= line:
+        return items[position][1]
+    return None
+
+
+@dataclass
+class _Assignments:
+    """The module's ``Assign`` / ``AnnAssign`` statements, for bisection by line."""
+
+    #: ``(line, name, value)`` of every ``name = value`` / ``name: T = value``, in source order
+    #: (and their lines apart).
+    local_lines: List[int]
+    locals: List[Tuple[int, str, ast.expr]]
+    #: Lines of the assignments (to any target) of a call's result, sorted.
+    call_lines: List[int]
+    #: ``(line, call)`` of those and of ``x += call(...)``, by line.
+    call_values: List[Tuple[int, ast.Call]]
+
+
+def _module_assignments(index: ProjectIndex, module: ModuleInfo) -> _Assignments:
+    key = ("sockets.assignments", str(module.path))
+    cached = index._memo.get(key)
+    if cached is None:
+        cached = index._memo[key] = _index_assignments(_all_statements(module.tree.body))
+    return cached  # type: ignore[return-value]
+
+
+def note_assignments(index: ProjectIndex, module: ModuleInfo, nodes: Iterable[ast.AST]) -> None:
+    """Hand over every ``Assign`` / ``AnnAssign`` / ``AugAssign`` node of ``module.tree`` that a
+    gate already has from its shared walk, so they need not be looked for again."""
+    key = ("sockets.assignments", str(module.path))
+    if key not in index._memo:
+        index._memo[key] = _index_assignments(nodes)
+
+
+def _all_statements(body: Sequence[ast.stmt]) -> Iterator[ast.stmt]:
+    """Every statement under ``body``, nested bodies and definitions included (assignments are
+    statements, so no expression needs looking into)."""
+    stack: List[ast.AST] = list(body)
+    while stack:
+        node = stack.pop()
+        yield node
+        for name in ("body", "orelse", "finalbody", "handlers", "cases"):
+            inner = getattr(node, name, None)
+            if inner and isinstance(inner, list):
+                stack.extend(inner)
+
+
+def _index_assignments(nodes: Iterable[ast.AST]) -> _Assignments:
+    found: List[Tuple[int, int, str, ast.expr]] = []
+    call_lines: List[int] = []
+    call_values: List[Tuple[int, ast.Call]] = []
+    for sub in nodes:
+        if isinstance(sub, ast.AugAssign):
+            if isinstance(sub.value, ast.Call):
+                call_values.append((sub.lineno, sub.value))
+            continue
+        if isinstance(sub, ast.Assign):
+            seen: Set[str] = set()
+            for target in sub.targets:
+                if isinstance(target, ast.Name) and target.id not in seen:
+                    seen.add(target.id)
+                    found.append((sub.lineno, sub.col_offset, target.id, sub.value))
+        elif isinstance(sub, ast.AnnAssign):
+            if isinstance(sub.target, ast.Name) and sub.value is not None:
+                found.append((sub.lineno, sub.col_offset, sub.target.id, sub.value))
+        else:
+            continue
+        if isinstance(sub.value, ast.Call):
+            call_lines.append(sub.lineno)
+            call_values.append((sub.lineno, sub.value))
+    found.sort(key=lambda f: (f[0], f[1]))
+    call_lines.sort()
+    call_values.sort(key=lambda c: c[0])
+    return _Assignments([f[0] for f in found], [(f[0], f[2], f[3]) for f in found], call_lines, call_values)
+
+
+def _calls_assigned_within(index: ProjectIndex, module: ModuleInfo, node: ast.AST) -> List[ast.Call]:
+    """The calls whose result a statement in the lines of ``node`` assigns (``=``, ``+=``)."""
+    values = _module_assignments(index, module).call_values
+    end = node.end_lineno or node.lineno
+    found = []
+    for line, call in values[bisect.bisect_left(values, node.lineno, key=lambda c: c[0]):]:
+        if line > end:
+            break
+        found.append(call)
+    return found
+
+
+def _assigns_a_call_within(index: ProjectIndex, module: ModuleInfo, node: Optional[ast.AST]) -> bool:
+    """Does some statement in the lines of ``node`` (None: the module) assign a call's result?"""
+    lines = _module_assignments(index, module).call_lines
+    if node is None:
+        return bool(lines)
+    position = bisect.bisect_left(lines, node.lineno)
+    return position < len(lines) and lines[position] <= (node.end_lineno or node.lineno)
+
+
+def _local_assignments(index: ProjectIndex, func: FunctionInfo) -> Dict[str, List[Tuple[int, ast.expr]]]:
+    """What `ProjectIndex.local_value` looks at: for each local name, the ``(line, value)`` of
+    every ``name = value`` / ``name: T = value`` in ``func`` (nested definitions included), in
+    source order. Every assignment within the lines of a ``def`` is part of it (no other
+    statement can share a line with a ``def`` or its body), so this is a slice of the module's."""
+    key = ("sockets.locals", str(func.module.path), func.qualname, func.node.lineno)
+    cached = index._memo.get(key)
+    if cached is None:
+        cached = {}
+        assignments = _module_assignments(index, func.module)
+        lines = assignments.local_lines
+        start = bisect.bisect_left(lines, func.node.lineno)
+        stop = bisect.bisect_right(lines, func.node.end_lineno or func.node.lineno)
+        for line, name, value in assignments.locals[start:stop]:
+            cached.setdefault(name, []).append((line, value))
+        index._memo[key] = cached
+    return cached  # type: ignore[return-value]
+
+
+def _local_value(index: ProjectIndex, func: FunctionInfo, name: str, before_line: int) -> Optional[ast.expr]:
+    """`ProjectIndex.local_value(func, name, before_line=before_line)`, without a walk per question."""
+    latest: Optional[ast.expr] = None
+    latest_line = -1
+    for line, value in _local_assignments(index, func).get(name, ()):
+        if line < before_line and line > latest_line:
+            latest, latest_line = value, line
+    return latest
+
+
+def _resolve_callable(index: ProjectIndex, module: ModuleInfo, dotted: str, line: int):
+    """`ProjectIndex.resolve_callable(module, dotted, line=line)`, step for step, with the scope
+    of a line and the locals of a function looked up once instead of walked for every call,
+    and what does not depend on the line (a name of the module, a ``self.`` method or
+    attribute of the class) resolved once per module."""
+    parts = dotted.split(".")
+    cls, func = _scope(module, index, line)
+    first = _first_parameter(func) if func is not None else None
+    if len(parts) == 1 and first is not None and parts[0] == first:
+        return None  # calling the instance itself (``self(...)``) reaches no function we read
+    if func is not None and func.owner is not None and first is not None and parts[0] == first and cls:
+        rest = tuple(parts[1:])
+        key = ("sockets.resolve_self", str(module.path), cls.name, cls.node.lineno, rest)
+        return index.memo(key, lambda: _resolve_on_class(index, cls, rest))
+    if func is not None and len(parts) >= 2:
+        value = _local_value(index, func, parts[0], line)
+        if value is not None:
+            return _resolve_member(index, index.class_of_value(module, value), parts[1:])
+    key = ("sockets.resolve", str(module.path), dotted)
+    return index.memo(key, lambda: _resolve_member(index, _resolve_name(index, module, parts[0]), parts[1:]))
+
+
+def _resolve_name(index: ProjectIndex, module: ModuleInfo, name: str):
+    """``index.resolve(module, name)`` for a plain name, once per module."""
+    if not (name in module.classes or name in module.functions or name in module.imports or name in module.assignments):
+        return None  # what `ProjectIndex.resolve` finds of a name the module does not bind
+    key = ("sockets.resolve_name", str(module.path), name)
+    return index.memo(key, lambda: index.resolve(module, name))
+
+
+def _first_parameter(func: FunctionInfo) -> Optional[str]:
+    """``func.parameters[0]`` (None when it has none), without building the whole list."""
+    args = func.node.args
+    for group in (args.posonlyargs, args.args, args.kwonlyargs):
+        if group:
+            return group[0].arg
+    return None
+
+
+def _resolve_on_class(index: ProjectIndex, cls: ClassInfo, rest: Tuple[str, ...]):
+    if len(rest) == 1:
+        return index.find_method(cls, rest[0])
+    return _resolve_member(index, index.class_of_attribute(cls, rest[0]), list(rest[1:]))
+
+
+def _resolve_member(index: ProjectIndex, target, parts: List[str]):
+    if target is None:
+        return None
+    if parts:
+        target = index.member(target, ".".join(parts))
+    return target if isinstance(target, (FunctionInfo, ClassInfo)) else None
 
 
 def factory_of_call(
@@ -606,18 +830,32 @@ def _class_factory_attrs(index: ProjectIndex, cls: ClassInfo, extra: Sequence[st
 
 def _compute_factory_attrs(index: ProjectIndex, cls: ClassInfo, extra: Sequence[str]) -> Dict[str, _Origin]:
     result: Dict[str, _Origin] = {}
-    for klass in index.mro(cls):
+    mro = index.mro(cls)
+    # An attribute counts only when some value of it is a call to a binding factory. Every
+    # call a class's attributes hold is assigned by a statement in the class's lines; when
+    # none of those is such a call there is nothing to find (and no need to read every
+    # attribute of the hierarchy).
+    if not any(
+        _binding_call(index, klass.module, call, extra)
+        for klass in mro
+        for call in _calls_assigned_within(index, klass.module, klass.node)
+    ):
+        return result
+    seen: Set[str] = set()
+    for klass in mro:
         for attr, values in klass.attributes.items():
-            if attr in result:
+            if attr in seen:
                 continue
-            all_values = index.attribute_values(cls, attr)
+            seen.add(attr)
+            # `ProjectIndex.attribute_values`, with the hierarchy resolved once for the class
+            all_values = [v for k in mro for v in k.attributes.get(attr, [])]
             origin = None
             if not any(isinstance(v, ast.Call) for v in all_values):
                 continue
             for value in all_values:
                 if _is_none(value):
                     continue
-                owner = next((k for k in index.mro(cls) if value in k.attributes.get(attr, [])), cls)
+                owner = next((k for k in mro if value in k.attributes.get(attr, [])), cls)
                 factory = factory_of_call(index, owner.module, value, extra) if isinstance(value, ast.Call) else None
                 if factory is None or not factory.binds_at(value, _is_bound_call(value), index, owner.module):
                     origin = None
@@ -626,6 +864,11 @@ def _compute_factory_attrs(index: ProjectIndex, cls: ClassInfo, extra: Sequence[
             if origin is not None:
                 result[attr] = origin
     return result
+
+
+def _binding_call(index: ProjectIndex, module: ModuleInfo, call: ast.Call, extra: Sequence[str]) -> bool:
+    factory = factory_of_call(index, module, call, extra)
+    return factory is not None and factory.binds_at(call, _is_bound_call(call), index, module)
 
 
 def socket_misuses(index: ProjectIndex, module: ModuleInfo, extra: Sequence[str] = ()) -> List[Misuse]:
@@ -644,12 +887,17 @@ def _find_misuses(index: ProjectIndex, module: ModuleInfo, extra: Tuple[str, ...
         if func is not None and func.owner is not None and self_name:
             for attr, origin in _class_factory_attrs(index, func.owner, extra).items():
                 state[f"{self_name}.{attr}"] = origin
+        # A socket can only come into play from the class or by assigning a call's result.
+        if not state and not _assigns_a_call_within(index, module, func.node if func is not None else None):
+            continue
 
         def note(kind: str, use: ast.Call, origin: _Origin, subject: str) -> None:
             found.setdefault(id(use), Misuse(kind, use, origin.call, origin.factory, origin.module, func, subject))
 
         for stmt, exprs in _statement_walk(body):
-            for call in _calls_in(exprs):
+            # With nothing factory-made in sight no call here can be a misuse: only the
+            # assignments below can bring a factory's socket into play.
+            for call in _calls_in(exprs) if state else ():
                 if isinstance(call.func, ast.Attribute) and call.func.attr in BIND_METHODS + CONNECT_METHODS:
                     subject = dotted_name(call.func.value)
                     if subject in state:
@@ -683,6 +931,8 @@ def _find_misuses(index: ProjectIndex, module: ModuleInfo, extra: Tuple[str, ...
 
 
 def _assign(index, module, state: Dict[str, _Origin], targets, value: ast.expr, extra) -> None:
+    if not any(dotted_name(target) is not None for target in targets):
+        return  # ``a[i] = ...``, ``x, y = ...``: nothing tracked changes
     origin: Optional[_Origin] = None
     holder: Tuple[str, ...] = ()
     if isinstance(value, ast.Call):
@@ -865,6 +1115,11 @@ def cleared_attributes(index: ProjectIndex, module: ModuleInfo) -> List[Clearing
 def _find_clearings(index: ProjectIndex, module: ModuleInfo) -> List[Clearing]:
     results: List[Clearing] = []
     for cls in module.classes.values():
+        # Only a method that sets some ``self.X = None`` can report (and only ``__init__``'s
+        # clearings reach the other methods): a class without one has nothing to say.
+        clearing = [m for m in cls.methods.values() if _clears_an_attribute(m)]
+        if not clearing:
+            continue
         base_created = _base_created(index, cls)
         own_created: Dict[str, str] = {}
         for attr, values in cls.attributes.items():
@@ -873,7 +1128,7 @@ def _find_clearings(index: ProjectIndex, module: ModuleInfo) -> List[Clearing]:
                 if kind:
                     own_created.setdefault(attr, kind)
         init_clearings: Dict[str, Tuple[ast.Assign, bool, str]] = {}
-        for method in cls.methods.values():
+        for method in clearing:
             self_name = _self_name(method)
             if self_name is None:
                 continue
@@ -883,7 +1138,7 @@ def _find_clearings(index: ProjectIndex, module: ModuleInfo) -> List[Clearing]:
             cleared: Dict[str, Tuple[ast.Assign, bool, str]] = {}
             reported: Set[int] = set()
             for stmt, exprs in _statement_walk(method.node.body):
-                for expr in exprs:
+                for expr in exprs if cleared else ():
                     for node in ast.walk(expr):
                         use = _attribute_use(node, self_name)
                         if use is None or use[0] not in cleared:
@@ -939,6 +1194,18 @@ def _find_clearings(index: ProjectIndex, module: ModuleInfo) -> List[Clearing]:
                     continue
                 break
     return results
+
+
+def _clears_an_attribute(method: FunctionInfo) -> bool:
+    """Does ``method`` set some ``self.X = None`` (where `_find_clearings` looks)?"""
+    self_name = _self_name(method)
+    if self_name is None:
+        return False
+    for stmt, _ in _statement_walk(method.node.body):
+        if isinstance(stmt, ast.Assign) and _is_none(stmt.value):
+            if any(isinstance(t, ast.Attribute) and dotted_name(t.value) == self_name for t in stmt.targets):
+                return True
+    return False
 
 
 def _use_kind(method_name: str) -> str:
@@ -1026,32 +1293,105 @@ def _abstract_looking(index: ProjectIndex, cls: ClassInfo) -> bool:
     return False
 
 
-def undefined_attribute_reads(index: ProjectIndex, module: ModuleInfo) -> List[UndefinedRead]:
+@dataclass
+class ReadHint:
+    """What a gate already knows, from the walk it shares, for `undefined_attribute_reads`."""
+
+    #: Per class of the module (by ``id``), the ``<first parameter of a method>.X`` reads in
+    #: its lines that what it defines itself and what the module stores leave.
+    reads: Dict[int, List[ast.Attribute]]
+    #: Attributes stored anywhere in the module (``x.attr = ...``, ``del x.attr``, ...).
+    stored: FrozenSet[str]
+
+
+def undefined_attribute_reads(index: ProjectIndex, module: ModuleInfo, hint: Optional[ReadHint] = None) -> List[UndefinedRead]:
+    """``hint`` (`undefined_read_hint`) only saves work: the result is the same without it."""
     key = ("sockets.undefined", str(module.path))
-    return index.memo(key, lambda: _find_undefined(index, module))
+    return index.memo(key, lambda: _find_undefined(index, module, hint))
 
 
-def _find_undefined(index: ProjectIndex, module: ModuleInfo) -> List[UndefinedRead]:
-    subclassed_here = {
-        dotted_name(base) for cls in module.classes.values() for base in cls.node.bases
-    }
+def undefined_read_hint(module: ModuleInfo, attributes: Iterable[ast.AST]) -> ReadHint:
+    """The reads `undefined_attribute_reads` may report, from every ``ast.Attribute`` node of
+    ``module.tree`` (``attributes``, e.g. from the walk the gates share), by class.
+
+    Wider than the rule: a ``<first parameter of a method>.X`` read in the lines of a class it
+    looks at (not decorated, no keywords, not subclassed in the module), ``X`` not a dunder
+    and none of what it counts as known for every class (attributes stored anywhere in the
+    module, ``object``'s) or for this one (its methods and class-level names; its
+    ``self.X = ...`` are stores of the module). Bases, slots and ``hasattr`` probes rule out
+    more.
+    """
+    stored: Set[str] = set()
+    reads: List[ast.Attribute] = []
+    for node in attributes:
+        if not isinstance(node, ast.Attribute):
+            continue
+        if not isinstance(node.ctx, ast.Load):
+            stored.add(node.attr)
+        elif isinstance(node.value, ast.Name):
+            reads.append(node)
+    by_class: Dict[int, List[ast.Attribute]] = {}
+    if reads:
+        classes = sorted(_classes_looked_into(module), key=lambda cls: cls.node.lineno)
+        starts = [cls.node.lineno for cls in classes]
+        common = stored | set(dir(object))
+        for node in reads:
+            if node.attr in common or (node.attr.startswith("__") and node.attr.endswith("__")):
+                continue
+            position = bisect.bisect_right(starts, node.lineno) - 1
+            if position >= 0 and node.lineno <= (classes[position].node.end_lineno or starts[position]):
+                by_class.setdefault(position, []).append(node)
+        found = {}
+        for position, nodes in by_class.items():
+            cls = classes[position]
+            self_names = {name for name in map(_self_name, cls.methods.values()) if name}
+            known = set(cls.methods) | _class_level_names(cls)
+            nodes = [n for n in nodes if n.value.id in self_names and n.attr not in known]  # type: ignore[attr-defined]
+            if nodes:
+                found[id(cls)] = nodes
+        by_class = found
+    return ReadHint(by_class, frozenset(stored))
+
+
+def _classes_looked_into(module: ModuleInfo) -> List[ClassInfo]:
+    """The classes `_find_undefined` does not rule out at once: not subclassed in the module
+    (a base class may read what its subclasses define), not decorated, no keywords."""
+    subclassed_here = {dotted_name(base) for cls in module.classes.values() for base in cls.node.bases}
+    return [
+        cls for cls in module.classes.values()
+        if not (cls.name in subclassed_here or cls.node.decorator_list or cls.node.keywords)
+    ]
+
+
+def _hinted_self_reads(cls: ClassInfo, candidates: List[ast.Attribute]) -> List[ast.Attribute]:
+    """The ``candidates`` `_self_reads` yields: in the lines of a method (a method's own nodes,
+    decorators included, are all in them and nothing else is), read on its first parameter."""
+    spans = []
+    for method in cls.methods.values():
+        self_name = _self_name(method)
+        if self_name is not None:
+            spans.append((*_span(method.node), self_name))
+    spans.sort()
+    starts = [span[0] for span in spans]
+    reads = []
+    for node in candidates:
+        position = bisect.bisect_right(starts, node.lineno) - 1
+        if position >= 0 and node.lineno <= spans[position][1] and node.value.id == spans[position][2]:  # type: ignore[attr-defined]
+            reads.append(node)
+    return reads
+
+
+def _find_undefined(index: ProjectIndex, module: ModuleInfo, hint: Optional[ReadHint] = None) -> List[UndefinedRead]:
     results: List[UndefinedRead] = []
-    stored_here: Optional[Set[str]] = None
-    for cls in module.classes.values():
-        if cls.name in subclassed_here or not _reads_unknown_own(cls):
+    stored_here: Optional[Set[str]] = None if hint is None else set(hint.stored)
+    # Each test below only rules a class out; the cheap ones go first (walking the methods
+    # for their reads costs more than resolving the bases).
+    for cls in _classes_looked_into(module):
+        if hint is not None and id(cls) not in hint.reads:
             continue
-        if _abstract_looking(index, cls):
-            continue
-        if stored_here is None:
-            # Attributes set from outside the class (``handler.server = self``,
-            # ``Cls.utc = ...``, ``obj = cls.__new__(cls); obj._impl = ...``) in this module.
-            stored_here = {
-                node.attr for node in ast.walk(module.tree) if isinstance(node, ast.Attribute) and not isinstance(node.ctx, ast.Load)
-            }
         mro = index.mro(cls)
-        if any(_sets_attributes_dynamically(k) for k in mro):
-            continue
-        known: Set[str] = set()
+        known: Set[str] = set(dir(object))
+        library: List[str] = []
         resolvable = True
         for klass in mro:
             if klass.node.decorator_list or klass.node.keywords:
@@ -1060,21 +1400,54 @@ def _find_undefined(index: ProjectIndex, module: ModuleInfo) -> List[UndefinedRe
             for base in index.bases(klass):
                 if isinstance(base, ClassInfo):
                     continue
-                attrs = library_class_attributes(base)
-                if attrs is None:
+                if base not in KNOWN_LIBRARY_CLASSES:  # `library_class_attributes` is None
                     resolvable = False
                     break
-                known |= attrs
-            known |= set(klass.attributes) | set(klass.methods) | _class_level_names(klass) | _slots(klass)
-            known |= _string_mentions(klass)
-        if not resolvable or _composes_by_super(index, mro) or any(_hands_itself_out(k) for k in mro):
+                library.append(base)
+            if not resolvable:
+                break
+        if not resolvable:
             continue
-        known |= set(dir(object)) | stored_here
+        if hint is None:
+            own = set(cls.attributes) | set(cls.methods)
+            reads = [node for node in _self_reads(cls) if node.attr not in own]
+        else:
+            # The same reads less some the class knows: its own ``self.X = ...`` are among the
+            # module's stores, which the hint left out (and which come into ``known`` below).
+            reads = _hinted_self_reads(cls, hint.reads[id(cls)])
+        if not reads:
+            continue
+        for klass in mro:
+            if hint is None or klass is not cls:
+                known |= set(klass.attributes) | _slots(klass)
+            known |= set(klass.methods) | _class_level_names(klass)
+        reads = [node for node in reads if node.attr not in known and not (node.attr.startswith("__") and node.attr.endswith("__"))]
+        for base in library if reads else ():
+            known |= library_class_attributes(base) or frozenset()
+        reads = [node for node in reads if node.attr not in known]
+        if not reads or _abstract_looking(index, cls):
+            continue
+        walks = [_class_walk(index, klass) for klass in mro]
+        if any(walk.dynamic for walk in walks):
+            continue
+        for walk in walks:
+            known |= walk.mentions
+        if stored_here is None:
+            # Attributes set from outside the class (``handler.server = self``,
+            # ``Cls.utc = ...``, ``obj = cls.__new__(cls); obj._impl = ...``) in this module.
+            stored_here = {
+                node.attr for node in ast.walk(module.tree) if isinstance(node, ast.Attribute) and not isinstance(node.ctx, ast.Load)
+            }
+        known |= stored_here
+        if hint is not None:
+            known |= set(cls.attributes) | _slots(cls)  # (all the class knows, for what follows)
+        reads = [node for node in reads if node.attr not in known]
+        if not reads or _composes_by_super(index, mro, walks) or any(_hands_itself_out(k) for k in mro):
+            continue
         if _calls_unknown_method(cls, known):
             continue
-        for node in _self_reads(cls):
-            if node.attr not in known and not (node.attr.startswith("__") and node.attr.endswith("__")):
-                results.append(UndefinedRead(node, node.attr, cls))
+        for node in reads:
+            results.append(UndefinedRead(node, node.attr, cls))
     results.sort(key=lambda r: (r.node.lineno, r.node.col_offset))
     return results
 
@@ -1082,25 +1455,52 @@ def _find_undefined(index: ProjectIndex, module: ModuleInfo) -> List[UndefinedRe
 _DICT_WRITES = ("update", "setdefault", "__setitem__", "pop", "clear")
 
 
-def _sets_attributes_dynamically(cls: ClassInfo) -> bool:
-    """``__getattr__``, ``setattr(...)``, ``self.__dict__.update(...)``, ``vars(self)[k] = v``.
+@dataclass(frozen=True)
+class _ClassWalk:
+    """What `_find_undefined` asks of a class's whole code, gathered in one walk."""
 
-    Unlike `ClassInfo.dynamic_attributes`, reading ``vars(self)`` or ``self.__dict__`` (to
-    list or close what the instance holds) does not count: it creates no attribute.
-    """
-    if "__getattr__" in cls.methods or "__getattribute__" in cls.methods:
-        return True
+    #: Attributes may appear by means no static reading sees: ``__getattr__``,
+    #: ``setattr(...)``, ``self.__dict__.update(...)``, ``vars(self)[k] = v``. Unlike
+    #: `ClassInfo.dynamic_attributes`, reading ``vars(self)`` or ``self.__dict__`` (to list
+    #: or close what the instance holds) does not count: it creates no attribute.
+    dynamic: bool
+    #: Names the class asks about by string (``hasattr(self, "x")``, ``getattr(self, "x",
+    #: d)``): it knows they may be missing.
+    mentions: FrozenSet[str]
+    #: ``X`` of every ``super().X`` in the class (for `_composes_by_super`)
+    super_attrs: FrozenSet[str]
+
+
+def _class_walk(index: ProjectIndex, cls: ClassInfo) -> _ClassWalk:
+    key = ("sockets.class_walk", str(cls.module.path), cls.name, cls.node.lineno)
+    return index.memo(key, lambda: _walk_class(cls))
+
+
+def _walk_class(cls: ClassInfo) -> _ClassWalk:
+    dynamic = "__getattr__" in cls.methods or "__getattribute__" in cls.methods
+    mentions: Set[str] = set()
+    super_attrs: Set[str] = set()
     parents: Optional[Dict[ast.AST, ast.AST]] = None
     for node in ast.walk(cls.node):
         if isinstance(node, ast.Call):
             name = dotted_name(node.func) or ""
             if name == "setattr" or name.endswith("__setattr__"):
-                return True
-        namespace = (isinstance(node, ast.Attribute) and node.attr == "__dict__") or (
-            isinstance(node, ast.Call) and dotted_name(node.func) == "vars"
-        )
-        if not namespace:
+                dynamic = True
+            elif name in ("hasattr", "getattr") and len(node.args) >= 2:
+                arg = node.args[1]
+                if isinstance(arg, ast.Constant) and isinstance(arg.value, str):
+                    mentions.add(arg.value)
+            if name != "vars" or dynamic:
+                continue
+        elif isinstance(node, ast.Attribute):
+            if isinstance(node.value, ast.Call) and dotted_name(node.value.func) == "super":
+                super_attrs.add(node.attr)
+            if node.attr != "__dict__" or dynamic:
+                continue
+        else:
             continue
+        # ``vars(...)`` / ``x.__dict__``: only reading it (to list or close what the
+        # instance holds) creates no attribute
         parents = parents or _parents(cls.node)
         parent = parents.get(node)
         if isinstance(parent, ast.Attribute) and parent.attr in ("values", "items", "keys", "get", "copy"):
@@ -1109,8 +1509,8 @@ def _sets_attributes_dynamically(cls: ClassInfo) -> bool:
             continue
         if isinstance(parent, (ast.Compare, ast.comprehension, ast.For)):
             continue
-        return True
-    return False
+        dynamic = True
+    return _ClassWalk(dynamic, frozenset(mentions), frozenset(super_attrs))
 
 
 def _hands_itself_out(cls: ClassInfo) -> bool:
@@ -1192,20 +1592,12 @@ def _class_level_names(cls: ClassInfo) -> Set[str]:
     return names
 
 
-def _composes_by_super(index: ProjectIndex, mro: List[ClassInfo]) -> bool:
+def _composes_by_super(index: ProjectIndex, mro: List[ClassInfo], walks: Optional[List[_ClassWalk]] = None) -> bool:
     """A ``super().m()`` no class of the hierarchy defines: the class is meant to be combined
     with others (a mixin) and its attributes come from classes we cannot see."""
     defined = {name for klass in mro for name in klass.methods} | set(dir(object))
-    for klass in mro:
-        for node in ast.walk(klass.node):
-            if (
-                isinstance(node, ast.Attribute)
-                and isinstance(node.value, ast.Call)
-                and dotted_name(node.value.func) == "super"
-                and node.attr not in defined
-            ):
-                return True
-    return False
+    walks = walks if walks is not None else [_class_walk(index, klass) for klass in mro]
+    return any(not walk.super_attrs <= defined for walk in walks)
 
 
 def _slots(cls: ClassInfo) -> Set[str]:
@@ -1214,18 +1606,6 @@ def _slots(cls: ClassInfo) -> Set[str]:
         for node in ast.walk(value):
             if isinstance(node, ast.Constant) and isinstance(node.value, str):
                 names.add(node.value)
-    return names
-
-
-def _string_mentions(cls: ClassInfo) -> Set[str]:
-    """Names a class asks about by string (``hasattr(self, "x")``, ``getattr(self, "x", d)``):
-    it knows they may be missing."""
-    names: Set[str] = set()
-    for node in ast.walk(cls.node):
-        if isinstance(node, ast.Call) and dotted_name(node.func) in ("hasattr", "getattr") and len(node.args) >= 2:
-            arg = node.args[1]
-            if isinstance(arg, ast.Constant) and isinstance(arg.value, str):
-                names.add(arg.value)
     return names
 
 

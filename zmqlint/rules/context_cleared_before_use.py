@@ -1,8 +1,10 @@
 from __future__ import annotations
 
+import ast
+
 import libcst as cst
 
-from zmqlint.codemods.sockets import NodeMap, shared_context
+from zmqlint.codemods.sockets import NodeMap, gate_module, shared_context
 from zmqlint.facts.sockets import cleared_attributes, zmq_alias
 from zmqlint.model import Applicability, Fix, ImportSpec, Severity
 from zmqlint.rule import Invalid, Rule, Valid
@@ -175,6 +177,21 @@ class ContextClearedBeforeUse(Rule):
             """,
         ),
     ]
+
+    @classmethod
+    def gate(cls, facts) -> bool:
+        # Every finding starts at a ``self.X = None``: without an assignment of None to an
+        # attribute there is none (a cheap look at the shared walk); with one, the rule's own
+        # `cleared_attributes` (memoised for the rule) decides.
+        if facts.module is not None and not any(
+            isinstance(node.value, ast.Constant)
+            and node.value.value is None
+            and any(isinstance(target, ast.Attribute) for target in node.targets)
+            for node in facts.nodes(ast.Assign)
+        ):
+            return False
+        module = gate_module(facts)
+        return module is not None and bool(cleared_attributes(facts.index, module))
 
     def visit_Module(self, node: cst.Module) -> None:
         module = self.context.module_info

@@ -2,7 +2,7 @@ from __future__ import annotations
 
 import libcst as cst
 
-from zmqlint.codemods.sockets import report_misuses
+from zmqlint.codemods.sockets import may_misuse, report_misuses
 from zmqlint.model import Applicability, Severity
 from zmqlint.rule import Invalid, Rule, Valid
 
@@ -181,6 +181,12 @@ class PooledPublisherConnects(Rule):
             """,
         ),
     ]
+
+    @classmethod
+    def gate(cls, facts) -> bool:
+        # Exactly the rule's own question, asked on the stdlib ast (`socket_misuses`, memoised
+        # for the rule): is some socket a binding factory handed out connected here?
+        return may_misuse(facts, "connect")
 
     def visit_Module(self, node: cst.Module) -> None:
         report_misuses(self, "connect", self.MESSAGE, keep="only connect it")

@@ -2,7 +2,7 @@ from __future__ import annotations
 
 import libcst as cst
 
-from zmqlint.codemods.sockets import report_misuses
+from zmqlint.codemods.sockets import may_misuse, report_misuses
 from zmqlint.model import Applicability, Severity
 from zmqlint.rule import Invalid, Option, Rule, Valid
 
@@ -212,6 +212,12 @@ class PooledSocketRebound(Rule):
             """,
         ),
     ]
+
+    @classmethod
+    def gate(cls, facts) -> bool:
+        # Exactly the rule's own question, asked on the stdlib ast (`socket_misuses`, memoised
+        # for the rule): is some socket a binding factory handed out bound again here?
+        return may_misuse(facts, "bind")
 
     def visit_Module(self, node: cst.Module) -> None:
         report_misuses(self, "bind", self.MESSAGE, keep="keep this one bind")

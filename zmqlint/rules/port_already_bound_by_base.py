@@ -4,7 +4,7 @@ from typing import Optional
 
 import libcst as cst
 
-from zmqlint.codemods.sockets import NodeMap
+from zmqlint.codemods.sockets import NodeMap, gate_module
 from zmqlint.facts.sockets import PortClash, base_port_clashes
 from zmqlint.model import Applicability, Fix, Severity
 from zmqlint.rule import Invalid, Rule, Valid
@@ -214,6 +214,13 @@ class PortAlreadyBoundByBase(Rule):
             """,
         ),
     ]
+
+    @classmethod
+    def gate(cls, facts) -> bool:
+        # Exactly the rule's own question on the stdlib ast (`base_port_clashes`, memoised for
+        # the rule): only classes with a base class in the project whose `__init__` binds count.
+        module = gate_module(facts)
+        return module is not None and bool(module.classes) and bool(base_port_clashes(facts.index, module))
 
     def visit_Module(self, node: cst.Module) -> None:
         module = self.context.module_info

@@ -1,9 +1,11 @@
 from __future__ import annotations
 
+import ast
+
 import libcst as cst
 
-from zmqlint.codemods.sockets import NodeMap
-from zmqlint.facts.sockets import undefined_attribute_reads
+from zmqlint.codemods.sockets import NodeMap, gate_module
+from zmqlint.facts.sockets import undefined_attribute_reads, undefined_read_hint
 from zmqlint.model import Severity
 from zmqlint.rule import Invalid, Rule, Valid
 
@@ -147,6 +149,23 @@ class UndefinedEndpointAttribute(Rule):
             line=10,
         ),
     ]
+
+    @classmethod
+    def gate(cls, facts) -> bool:
+        # A finding is a ``self.X`` read in a method of a class of this file where ``X`` is
+        # known neither to the class nor its bases. First, on the shared walk, the reads that
+        # what the class itself defines and what the file stores leave (`undefined_read_hint`,
+        # wider than the rule); only if some is left, the rule's own `undefined_attribute_reads`
+        # (memoised for the rule), which looks only into the classes holding those reads.
+        module = gate_module(facts)
+        if module is None or not module.classes:
+            return False
+        hint = None
+        if facts.module is not None:  # the same tree: its attributes are in the shared walk
+            hint = undefined_read_hint(module, facts.nodes(ast.Attribute))
+            if not hint.reads:
+                return False
+        return bool(undefined_attribute_reads(facts.index, module, hint))
 
     def visit_Module(self, node: cst.Module) -> None:
         module = self.context.module_info
