@@ -74,6 +74,9 @@ class BaseAgent:
         self.context = context or zmq.Context.instance()
         self.socket = self.context.socket(zmq.REP)
         self.socket.setsockopt(zmq.LINGER, 0)
+        # Every socket the agent opened, for close(): it also keeps a socket a subclass
+        # replaces from being collected (and unbound) before the subclass binds again.
+        self.opened = [self.socket]
         self._bind_socket_with_retry(self.socket, self.port)
 
     def _bind_socket_with_retry(self, socket, port, attempts=2, delay_s=0.02):
@@ -88,7 +91,7 @@ class BaseAgent:
                 time.sleep(delay_s)
 
     def close(self):
-        for value in list(vars(self).values()):
+        for value in [*vars(self).values(), *self.opened]:
             if isinstance(value, zmq.Socket) and not value.closed:
                 value.close(linger=0)
 """
