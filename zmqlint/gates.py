@@ -19,11 +19,25 @@ import ast
 import warnings
 from functools import cached_property
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Dict, FrozenSet, List, Optional, Tuple, Type
+from typing import TYPE_CHECKING, Any, Dict, FrozenSet, List, Optional, Type
 
 if TYPE_CHECKING:  # pragma: no cover
     from zmqlint.config import Config
     from zmqlint.index import ModuleInfo, ProjectIndex
+
+
+def full_name(node: ast.AST) -> Optional[str]:
+    """The ``ast`` twin of ``libcst.helpers.get_full_name_for_node`` on an expression:
+    ``a.b.c`` for names and attributes, through calls (``f()`` -> ``f``) and subscripts."""
+    if isinstance(node, ast.Name):
+        return node.id
+    if isinstance(node, ast.Attribute):
+        return f"{full_name(node.value)}.{node.attr}"
+    if isinstance(node, ast.Call):
+        return full_name(node.func)
+    if isinstance(node, ast.Subscript):
+        return full_name(node.value)
+    return None
 
 
 class FileFacts:

@@ -13,7 +13,6 @@ the qualified call when the module already uses that name for something else.
 
 from __future__ import annotations
 
-import ast
 import re
 from typing import List, Optional, Sequence, Set, Tuple
 
@@ -120,20 +119,3 @@ def matches_any_origin(pattern: str, *, full: bool = True) -> bool:
         return False
     match = compiled.fullmatch if full else compiled.match
     return all(match(origin) for origin in _PROBE_ORIGINS[:2])
-
-
-# -- gates: questions on the stdlib ast, asked before a file is parsed with LibCST ------------
-
-
-def ast_full_name(node: ast.AST) -> Optional[str]:
-    """The ``ast`` twin of ``libcst.helpers.get_full_name_for_node`` on an expression:
-    ``a.b.c`` for names and attributes, through calls (``f()`` -> ``f``) and subscripts."""
-    if isinstance(node, ast.Name):
-        return node.id
-    if isinstance(node, ast.Attribute):
-        return f"{ast_full_name(node.value)}.{node.attr}"
-    if isinstance(node, ast.Call):
-        return ast_full_name(node.func)
-    if isinstance(node, ast.Subscript):
-        return ast_full_name(node.value)
-    return None

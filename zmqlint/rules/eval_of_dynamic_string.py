@@ -8,7 +8,7 @@ from libcst.helpers import get_full_name_for_node
 
 from zmqlint.codemods import matchers as m, names_in
 from zmqlint.codemods.alerts import compare_call, comparison_operands
-from zmqlint.codemods.security import ast_full_name
+from zmqlint.gates import full_name
 from zmqlint.model import Applicability, Fix, ImportSpec, Severity
 from zmqlint.rule import Invalid, Rule, Valid
 
@@ -157,7 +157,7 @@ class EvalOfDynamicString(Rule):
             ]
         shadowed: Optional[Set[str]] = None
         for call in candidates:
-            name = ast_full_name(call.func)
+            name = full_name(call.func)
             if name not in _FUNCTIONS:
                 continue
             if shadowed is None:

@@ -9,6 +9,7 @@ from libcst.metadata import PositionProvider
 
 from zmqlint.codemods import serde as codemod
 from zmqlint.facts.dataflow import Labels, TaintFlow, import_aliases, method_name, qualified_names, socket_channel
+from zmqlint.gates import full_name
 from zmqlint.model import Applicability, Fix, ImportSpec, Severity
 from zmqlint.rule import Invalid, Rule, Valid
 
@@ -444,17 +445,6 @@ def gate_method_calls(facts: "FileFacts", methods: Iterable[str]) -> List[ast.Ca
     return [call for call in facts.calls(*methods) if isinstance(call.func, ast.Attribute)]
 
 
-def _full_name(node: ast.AST) -> Optional[str]:
-    """The ``ast`` twin of ``libcst.helpers.get_full_name_for_node`` on a callee."""
-    if isinstance(node, ast.Name):
-        return node.id
-    if isinstance(node, ast.Attribute):
-        return f"{_full_name(node.value)}.{node.attr}"
-    if isinstance(node, ast.Call):
-        return _full_name(node.func)
-    if isinstance(node, ast.Subscript):
-        return _full_name(node.value)
-    return None
 
 
 def gate_import_aliases(facts: "FileFacts") -> Dict[str, Set[str]]:
@@ -481,7 +471,7 @@ def gate_calls_of(facts: "FileFacts", qualified: FrozenSet[str]) -> List[ast.Cal
     aliases = gate_import_aliases(facts)
     found = []
     for call in facts.nodes(ast.Call):
-        dotted = _full_name(call.func)
+        dotted = full_name(call.func)
         if not dotted:
             continue
         head, _, rest = dotted.partition(".")

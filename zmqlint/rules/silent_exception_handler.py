@@ -10,7 +10,7 @@ from libcst.metadata import CodeRange, PositionProvider
 
 from zmqlint.codemods import matchers as m, names_in
 from zmqlint.codemods.exceptions import LOGGER_NAMES, fresh_name, logged_handler, raised_exceptions
-from zmqlint.codemods.security import ast_full_name
+from zmqlint.gates import full_name
 from zmqlint.model import Applicability, Fix, Severity
 from zmqlint.rule import Invalid, Rule, Valid
 
@@ -404,4 +404,4 @@ def _gate_is_silent(stmt: ast.stmt) -> bool:
 def _gate_is_broad(type_node: ast.expr) -> bool:
     """The ast twin of `_is_broad`."""
     elements = type_node.elts if isinstance(type_node, ast.Tuple) else [type_node]
-    return any(ast_full_name(element) in _BROAD for element in elements)
+    return any(full_name(element) in _BROAD for element in elements)
