@@ -36,59 +36,12 @@ def asyncio_names(rule: Rule) -> AsyncioNames:
     return asyncio_names_of(rule.context.index, rule.context.module_info)
 
 
-def asyncio_names_of(index: "ProjectIndex", info: Optional["ModuleInfo"], facts: Optional["FileFacts"] = None) -> AsyncioNames:
+def asyncio_names_of(index: "ProjectIndex", info: Optional["ModuleInfo"]) -> AsyncioNames:
     """How ``info`` names asyncio, read from its ``ast`` once per run (ASY301-ASY303 and their
-    gates all ask). A gate passes its ``facts``: when they hold the same tree, the imports come
-    from their shared walk instead of a walk of the whole tree."""
+    gates all ask)."""
     if info is None:
         return AsyncioNames(None)
-
-    def compute() -> AsyncioNames:
-        if facts is not None and facts.tree is info.tree:
-            names = _asyncio_names_from_imports(info.tree, facts.nodes(ast.Import), facts.nodes(ast.ImportFrom))
-            if names is not None:
-                return names
-        return AsyncioNames(info.tree)
-
-    return index.memo(("aio.names", info.path), compute)
-
-
-def _asyncio_names_from_imports(tree: ast.Module, imports: list, from_imports: list) -> Optional[AsyncioNames]:
-    """`AsyncioNames(tree)` given the tree's ``Import`` and ``ImportFrom`` nodes (each in walk
-    order); None when a name is bound by both kinds (their relative order would matter)."""
-    top_level = {id(stmt) for stmt in tree.body}
-    plain: dict = {}
-    module_alias = None
-    for node in imports:
-        for alias in node.names:
-            if alias.name == "asyncio":
-                local = alias.asname or "asyncio"
-                plain[local] = "asyncio"
-                if id(node) in top_level and module_alias is None:
-                    module_alias = local
-    imported: dict = {}
-    for node in from_imports:
-        if node.module == "asyncio" and not node.level:
-            for alias in node.names:
-                if alias.name != "*":
-                    imported[alias.asname or alias.name] = f"asyncio.{alias.name}"
-    if not plain.keys().isdisjoint(imported):
-        return None
-    result = AsyncioNames(None)
-    result.names = {**plain, **imported}
-    result.module_alias = module_alias
-    if plain:
-        shadowed = set()
-        for stmt in tree.body:
-            if isinstance(stmt, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)):
-                shadowed.add(stmt.name)
-            elif isinstance(stmt, (ast.Assign, ast.AnnAssign)):
-                targets = stmt.targets if isinstance(stmt, ast.Assign) else [stmt.target]
-                shadowed.update(t.id for t in targets if isinstance(t, ast.Name))
-        for name in shadowed:
-            if result.names.get(name) == "asyncio" and result.module_alias != name:
-                result.names.pop(name)
-    return result
+    return index.memo(("aio.names", info.path), lambda: AsyncioNames(info.tree))
 
 
 # -- gates: the same questions on the stdlib ast, before the file is parsed with LibCST ------

@@ -280,7 +280,7 @@ class GatherSyncResults(Rule):
         info = gate_module(facts)
         if info is None:
             return False
-        names = asyncio_names_of(facts.index, info, facts)
+        names = asyncio_names_of(facts.index, info)
         waiters = GATHERERS | SINGLE_WAITERS | WAITERS
         elements: List[ast.AST] = []
         collected = _GateCollected(facts)

@@ -288,7 +288,7 @@ class TaskFromSyncCall(Rule):
         info = gate_module(facts)
         if info is None:
             return False
-        names = asyncio_names_of(facts.index, info, facts)
+        names = asyncio_names_of(facts.index, info)
         task_groups: Optional[Set[str]] = None
         inner: List[ast.AST] = []
         for call in facts.calls(*asyncio_callee_names(names, TASK_FACTORIES), "create_task", "run_until_complete"):
