@@ -17,6 +17,7 @@ which files a file's findings depend on (for cache invalidation).
 from __future__ import annotations
 
 import ast
+import bisect
 import warnings
 from dataclasses import dataclass, field
 from functools import cached_property
@@ -138,19 +139,27 @@ class ModuleInfo:
         return dotted
 
     def scope_at(self, line: int) -> List[Union[ClassInfo, FunctionInfo]]:
-        """The classes and functions (outermost first) whose body holds ``line``."""
-        chain: List[Union[ClassInfo, FunctionInfo]] = []
-        for cls in self.classes.values():
-            if _holds(cls.node, line):
-                chain.append(cls)
-                for method in cls.methods.values():
-                    if _holds(method.node, line):
-                        chain.append(method)
-                return chain
-        for func in self.functions.values():
-            if _holds(func.node, line):
-                chain.append(func)
-        return chain
+        """The classes and functions (outermost first) whose body holds ``line``.
+
+        Top-level classes do not overlap, nor do the methods of one class or the top-level
+        functions: the one whose span starts last at or before ``line`` is the only one that
+        may hold it, found by bisection.
+        """
+        classes, methods, functions = self._spans
+        cls = _span_holding(classes, line)
+        if cls is not None:
+            method = _span_holding(methods[id(cls)], line)
+            return [cls] if method is None else [cls, method]
+        func = _span_holding(functions, line)
+        return [] if func is None else [func]
+
+    @cached_property
+    def _spans(self):
+        return (
+            _sorted_spans(self.classes.values()),
+            {id(cls): _sorted_spans(cls.methods.values()) for cls in self.classes.values()},
+            _sorted_spans(self.functions.values()),
+        )
 
     def __repr__(self) -> str:
         return f"<module {self.name} {self.path}>"
@@ -159,9 +168,23 @@ class ModuleInfo:
         return id(self)
 
 
-def _holds(node: ast.AST, line: int) -> bool:
-    start = min([node.lineno, *[d.lineno for d in getattr(node, "decorator_list", [])]])
-    return start <= line <= (node.end_lineno or node.lineno)
+def _sorted_spans(items) -> Tuple[List[int], List[Tuple[int, object]]]:
+    """(start lines, (end line, item)) of classes or functions, by start (decorators included)."""
+    spans = []
+    for position, item in enumerate(items):
+        node = item.node
+        start = min([node.lineno, *[d.lineno for d in node.decorator_list]])
+        spans.append((start, position, node.end_lineno or node.lineno, item))
+    spans.sort(key=lambda s: (s[0], s[1]))
+    return [s[0] for s in spans], [(s[2], s[3]) for s in spans]
+
+
+def _span_holding(spans, line: int):
+    starts, items = spans
+    position = bisect.bisect_right(starts, line) - 1
+    if position >= 0 and items[position][0] >= line:
+        return items[position][1]
+    return None
 
 
 def dotted_name(node: ast.AST) -> Optional[str]:
@@ -590,15 +613,27 @@ class ProjectIndex:
         """The value last assigned to the local ``name`` in ``function`` (before ``before_line``)."""
         latest: Optional[ast.expr] = None
         latest_line = -1
-        for sub in ast.walk(function.node):
-            if isinstance(sub, ast.Assign) and sub.value is not None:
-                if any(isinstance(t, ast.Name) and t.id == name for t in sub.targets):
-                    if (before_line is None or sub.lineno < before_line) and sub.lineno > latest_line:
-                        latest, latest_line = sub.value, sub.lineno
-            elif isinstance(sub, ast.AnnAssign) and isinstance(sub.target, ast.Name) and sub.target.id == name:
-                if sub.value is not None and (before_line is None or sub.lineno < before_line) and sub.lineno > latest_line:
-                    latest, latest_line = sub.value, sub.lineno
+        for line, value in self._local_assignments(function).get(name, ()):
+            if (before_line is None or line < before_line) and line > latest_line:
+                latest, latest_line = value, line
         return latest
+
+    def _local_assignments(self, function: FunctionInfo) -> Dict[str, List[Tuple[int, ast.expr]]]:
+        """For each name, ``(line, value)`` of every ``name = value`` / ``name: T = value`` in
+        ``function`` (nested definitions included), in walk order: one walk per function."""
+
+        def compute() -> Dict[str, List[Tuple[int, ast.expr]]]:
+            found: Dict[str, List[Tuple[int, ast.expr]]] = {}
+            for sub in ast.walk(function.node):
+                if isinstance(sub, ast.Assign) and sub.value is not None:
+                    for target in {t.id: t for t in sub.targets if isinstance(t, ast.Name)}:
+                        found.setdefault(target, []).append((sub.lineno, sub.value))
+                elif isinstance(sub, ast.AnnAssign) and isinstance(sub.target, ast.Name) and sub.value is not None:
+                    found.setdefault(sub.target.id, []).append((sub.lineno, sub.value))
+            return found
+
+        key = ("index.locals", str(function.module.path), function.qualname, function.node.lineno)
+        return self.memo(key, compute)
 
     def resolve_callable(
         self,

@@ -462,48 +462,15 @@ def _resolve_call(index: ProjectIndex, module: ModuleInfo, call: ast.Call) -> Op
     if not name:
         return None
     try:
-        target = _resolve_callable(index, module, name, call.lineno)
+        target = index.resolve_callable(module, name, line=call.lineno)
     except RecursionError:
         return None
     return target if isinstance(target, FunctionInfo) else None
 
 
-def _scope(module: ModuleInfo, index: ProjectIndex, line: int) -> Tuple[Optional[ClassInfo], Optional[FunctionInfo]]:
-    """The innermost class and function of ``module.scope_at(line)``, found by bisection.
-
-    Top-level classes do not overlap, nor do the methods of one class or top-level functions,
-    so the one whose span starts last at or before ``line`` is the only one that may hold it.
-    """
-    spans = index.memo(("sockets.spans", str(module.path)), lambda: _spans(module))
-    classes, methods, functions = spans
-    cls = _holder(classes, line)
-    if cls is not None:
-        return cls, _holder(methods.get(id(cls), ([], [])), line)
-    return None, _holder(functions, line)
-
-
 def _span(node: ast.AST) -> Tuple[int, int]:
     start = min([node.lineno, *[d.lineno for d in getattr(node, "decorator_list", [])]])
     return start, node.end_lineno or node.lineno
-
-
-def _sorted_spans(items) -> Tuple[List[int], List[Tuple[int, object]]]:
-    spans = sorted(((*_span(item.node), position, item) for position, item in enumerate(items)), key=lambda s: (s[0], s[2]))
-    return [s[0] for s in spans], [(s[1], s[3]) for s in spans]
-
-
-def _spans(module: ModuleInfo):
-    classes = _sorted_spans(module.classes.values())
-    methods = {id(cls): _sorted_spans(cls.methods.values()) for cls in module.classes.values()}
-    return classes, methods, _sorted_spans(module.functions.values())
-
-
-def _holder(spans, line: int):
-    starts, items = spans
-    position = bisect.bisect_right(starts, line) - 1
-    if position >= 0 and items[position][0] >= line:
-        return items[position][1]
-    return None
 
 
 @dataclass
@@ -597,88 +564,6 @@ def _assigns_a_call_within(index: ProjectIndex, module: ModuleInfo, node: Option
         return bool(lines)
     position = bisect.bisect_left(lines, node.lineno)
     return position < len(lines) and lines[position] <= (node.end_lineno or node.lineno)
-
-
-def _local_assignments(index: ProjectIndex, func: FunctionInfo) -> Dict[str, List[Tuple[int, ast.expr]]]:
-    """What `ProjectIndex.local_value` looks at: for each local name, the ``(line, value)`` of
-    every ``name = value`` / ``name: T = value`` in ``func`` (nested definitions included), in
-    source order. Every assignment within the lines of a ``def`` is part of it (no other
-    statement can share a line with a ``def`` or its body), so this is a slice of the module's."""
-    key = ("sockets.locals", str(func.module.path), func.qualname, func.node.lineno)
-    cached = index._memo.get(key)
-    if cached is None:
-        cached = {}
-        assignments = _module_assignments(index, func.module)
-        lines = assignments.local_lines
-        start = bisect.bisect_left(lines, func.node.lineno)
-        stop = bisect.bisect_right(lines, func.node.end_lineno or func.node.lineno)
-        for line, name, value in assignments.locals[start:stop]:
-            cached.setdefault(name, []).append((line, value))
-        index._memo[key] = cached
-    return cached  # type: ignore[return-value]
-
-
-def _local_value(index: ProjectIndex, func: FunctionInfo, name: str, before_line: int) -> Optional[ast.expr]:
-    """`ProjectIndex.local_value(func, name, before_line=before_line)`, without a walk per question."""
-    latest: Optional[ast.expr] = None
-    latest_line = -1
-    for line, value in _local_assignments(index, func).get(name, ()):
-        if line < before_line and line > latest_line:
-            latest, latest_line = value, line
-    return latest
-
-
-def _resolve_callable(index: ProjectIndex, module: ModuleInfo, dotted: str, line: int):
-    """`ProjectIndex.resolve_callable(module, dotted, line=line)`, step for step, with the scope
-    of a line and the locals of a function looked up once instead of walked for every call,
-    and what does not depend on the line (a name of the module, a ``self.`` method or
-    attribute of the class) resolved once per module."""
-    parts = dotted.split(".")
-    cls, func = _scope(module, index, line)
-    first = _first_parameter(func) if func is not None else None
-    if len(parts) == 1 and first is not None and parts[0] == first:
-        return None  # calling the instance itself (``self(...)``) reaches no function we read
-    if func is not None and func.owner is not None and first is not None and parts[0] == first and cls:
-        rest = tuple(parts[1:])
-        key = ("sockets.resolve_self", str(module.path), cls.name, cls.node.lineno, rest)
-        return index.memo(key, lambda: _resolve_on_class(index, cls, rest))
-    if func is not None and len(parts) >= 2:
-        value = _local_value(index, func, parts[0], line)
-        if value is not None:
-            return _resolve_member(index, index.class_of_value(module, value), parts[1:])
-    key = ("sockets.resolve", str(module.path), dotted)
-    return index.memo(key, lambda: _resolve_member(index, _resolve_name(index, module, parts[0]), parts[1:]))
-
-
-def _resolve_name(index: ProjectIndex, module: ModuleInfo, name: str):
-    """``index.resolve(module, name)`` for a plain name, once per module."""
-    if not (name in module.classes or name in module.functions or name in module.imports or name in module.assignments):
-        return None  # what `ProjectIndex.resolve` finds of a name the module does not bind
-    key = ("sockets.resolve_name", str(module.path), name)
-    return index.memo(key, lambda: index.resolve(module, name))
-
-
-def _first_parameter(func: FunctionInfo) -> Optional[str]:
-    """``func.parameters[0]`` (None when it has none), without building the whole list."""
-    args = func.node.args
-    for group in (args.posonlyargs, args.args, args.kwonlyargs):
-        if group:
-            return group[0].arg
-    return None
-
-
-def _resolve_on_class(index: ProjectIndex, cls: ClassInfo, rest: Tuple[str, ...]):
-    if len(rest) == 1:
-        return index.find_method(cls, rest[0])
-    return _resolve_member(index, index.class_of_attribute(cls, rest[0]), list(rest[1:]))
-
-
-def _resolve_member(index: ProjectIndex, target, parts: List[str]):
-    if target is None:
-        return None
-    if parts:
-        target = index.member(target, ".".join(parts))
-    return target if isinstance(target, (FunctionInfo, ClassInfo)) else None
 
 
 def factory_of_call(
