@@ -204,21 +204,30 @@ class Engine:
 
     # -- linting ---------------------------------------------------------------------------
 
-    def lint_text(self, path: Path, display_path: str, text: str) -> Tuple[List[Finding], Optional[cst.Module], List[str]]:
+    def lint_text(
+        self, path: Path, display_path: str, text: str, *, for_fixing: bool = True
+    ) -> Tuple[List[Finding], Optional[cst.Module], List[str]]:
         """Findings for ``text`` (the content of ``path``), the module the rules saw (None if
-        it did not parse or nothing needed parsing), and internal errors."""
+        it did not parse, nothing needed parsing, or ``for_fixing`` is False and only part of
+        it was parsed), and internal errors."""
         rules = self.rules_for(path, text)
+        tree: Optional[ast.Module] = None
+        keep: Optional[List[int]] = None
         if rules and self.use_prefilter:
             facts = FileFacts(path=path, text=text, index=self.index, config=self.config)
-            if facts.tree is not None:
+            tree = facts.tree
+            if tree is not None:
                 rules = [rule for rule in rules if _admits(rule, facts)]
                 if not rules:
                     return [], None, []
+                if not for_fixing:
+                    keep = _candidate_lines(rules, facts)
         if not rules and compiles_ast(text):
             return [], None, []
         # A file with syntax errors is analysed with its broken statements set aside
         # (`zmqlint.tolerant`); it gets an E999 per broken part and is never rewritten.
-        parsed = tolerant.parse(text, need_module=bool(rules))
+        # When only local rules run, definitions holding no candidate are stubs (`zmqlint.slicing`).
+        parsed = tolerant.parse(text, need_module=bool(rules), tree=tree, keep_lines=keep)
         syntax_errors: List[Finding] = []
         if self._code_enabled_for(path, "E999"):
             if parsed.failure is not None:
@@ -251,7 +260,7 @@ class Engine:
             findings.sort(key=lambda f: f.sort_key)
             return findings, None, []
         findings.sort(key=lambda f: f.sort_key)
-        return findings, wrapper.module, []
+        return findings, None if parsed.sliced else wrapper.module, []
 
     def check_file(self, path: Path, display_path: str, *, write: bool = True) -> FileResult:
         """Lint ``path``; when fixing, rewrite it (``write``) or only compute the new text."""
@@ -267,7 +276,9 @@ class Engine:
             if self._code_enabled_for(path, "E902"):
                 result.findings.append(engine_finding(display_path, "E902", "the file contains NUL bytes; not Python source"))
             return result
-        findings, module, errors = self.lint_text(path, display_path, source.text)
+        findings, module, errors = self.lint_text(
+            path, display_path, source.text, for_fixing=self.fix_mode is not FixMode.NONE
+        )
         result.errors.extend(errors)
         if self.fix_mode is FixMode.NONE or module is None or not any(self.fix_mode.allows(f.fix) for f in findings):
             result.findings = findings
@@ -399,10 +410,34 @@ class _LazyMetadataWrapper(cst.MetadataWrapper):
     than parsing. The values are LibCST's own, computed once per module on first use.
     """
 
-    __slots__ = ()
+    __slots__ = ("_lazy",)
+
+    def __init__(self, module: cst.Module, unsafe_skip_copy: bool = False) -> None:
+        super().__init__(module, unsafe_skip_copy=unsafe_skip_copy)
+        self._lazy: Dict[object, _LazyMetadata] = {}
 
     def resolve_many(self, providers):
-        return {provider: _LazyMetadata(self, provider) for provider in providers}
+        # Each rule asks for its own providers: they share one lazy mapping per provider.
+        for provider in providers:
+            if provider not in self._lazy:
+                self._lazy[provider] = _LazyMetadata(self, provider)
+        return {provider: self._lazy[provider] for provider in providers}
+
+
+def _candidate_lines(rules: Sequence[Type[Rule]], facts: FileFacts) -> Optional[List[int]]:
+    """The lines a sliced parse must keep for ``rules`` (their candidates' and those of every
+    ``global``/``nonlocal`` statement), or None when some rule is not local."""
+    lines: List[int] = []
+    for rule in rules:
+        try:
+            found = facts.candidates_of(rule)
+        except Exception:  # like a failing gate: the rule gets the whole file
+            return None
+        if found is None:
+            return None
+        lines.extend(node.lineno for node in found)
+    lines.extend(node.lineno for node in facts.nodes(ast.Global, ast.Nonlocal))
+    return lines
 
 
 def _admits(rule: Type[Rule], facts: FileFacts) -> bool:

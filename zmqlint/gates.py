@@ -19,11 +19,12 @@ import ast
 import warnings
 from functools import cached_property
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Dict, FrozenSet, List, Optional, Type
+from typing import TYPE_CHECKING, Any, Dict, FrozenSet, List, Optional, Sequence, Type
 
 if TYPE_CHECKING:  # pragma: no cover
     from zmqlint.config import Config
     from zmqlint.index import ModuleInfo, ProjectIndex
+    from zmqlint.rule import Rule
 
 
 def full_name(node: ast.AST) -> Optional[str]:
@@ -48,6 +49,13 @@ class FileFacts:
         self.text = text
         self.index = index
         self.config = config
+        self._candidates: Dict[str, Optional[Sequence[ast.AST]]] = {}
+
+    def candidates_of(self, rule: "Type[Rule]") -> Optional[Sequence[ast.AST]]:
+        """``rule.candidates(self)``, computed once (the gate and the engine both ask)."""
+        if rule.CODE not in self._candidates:
+            self._candidates[rule.CODE] = rule.candidates(self)
+        return self._candidates[rule.CODE]
 
     def option(self, key: str) -> Any:
         return self.config.option(key)

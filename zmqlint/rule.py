@@ -12,6 +12,7 @@ Every rule carries its user documentation in its docstring, under Ruff's heading
 
 from __future__ import annotations
 
+import ast
 import inspect
 import re
 import textwrap
@@ -142,8 +143,22 @@ class Rule(cst.BatchableCSTVisitor):
     def gate(cls, facts: "FileFacts") -> bool:
         """Whether the file can yield a finding of this rule at all, asked on the stdlib ``ast``
         before the file is parsed with LibCST (see `zmqlint.gates`). It must be sound: never
-        False for a file the rule would report on. The default admits every file."""
-        return True
+        False for a file the rule would report on. The default admits every file, or, for a
+        rule with `candidates`, a file that has some."""
+        found = facts.candidates_of(cls)
+        return True if found is None else bool(found)
+
+    @classmethod
+    def candidates(cls, facts: "FileFacts") -> Optional[Sequence[ast.AST]]:
+        """For a *local* rule, the ``ast`` nodes of the file a finding can lie in (the rule
+        may still report none of them); None (the default) for any other rule.
+
+        A rule is local when what it reports inside a ``def`` or ``class`` depends only on
+        that definition, on the module's other top-level statements and on the names its
+        definitions bind. When every rule that runs on a file is local, the engine parses a
+        text in which definitions holding no candidate are stubs (`zmqlint.slicing`). Like a
+        gate, it must be sound: a finding outside every candidate's lines would be lost."""
+        return None
 
     METADATA_DEPENDENCIES: ClassVar[Tuple] = (PositionProvider,)
 

@@ -36,7 +36,7 @@ import re
 import tokenize
 import warnings
 from dataclasses import dataclass, field
-from typing import List, Optional, Set, Tuple
+from typing import List, Optional, Sequence, Set, Tuple
 
 import libcst as cst
 
@@ -80,6 +80,9 @@ class Parsed:
     failure: Optional[str] = None
     #: 1-based (first, last) line ranges set aside.
     regions: List[Tuple[int, int]] = field(default_factory=list)
+    #: True when ``module`` was parsed from ``text`` with definitions stubbed out
+    #: (`zmqlint.slicing`): good for linting, never for fixing.
+    sliced: bool = False
 
     @property
     def repaired(self) -> bool:
@@ -130,17 +133,27 @@ def cst_depth(tree: ast.AST) -> int:
     return deepest
 
 
-def parse(text: str, *, need_module: bool = True) -> Parsed:
+def parse(
+    text: str,
+    *,
+    need_module: bool = True,
+    tree: Optional[ast.Module] = None,
+    keep_lines: Optional[Sequence[int]] = None,
+) -> Parsed:
     """Parse ``text`` for analysis, setting broken statements aside (see the module docs).
 
-    With ``need_module`` False, only the problems are computed (no LibCST parse).
+    With ``need_module`` False, only the problems are computed (no LibCST parse). ``tree`` is
+    the stdlib ast of ``text`` when the caller has it. With ``keep_lines``, a text that parses
+    is handed to LibCST with the definitions holding none of those lines stubbed out
+    (`zmqlint.slicing.sliced_text`).
     """
     if "\0" in text:
         return Parsed(None, text, failure="the file contains NUL bytes; not Python source")
     try:
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore")
-            tree = ast.parse(text)
+        if tree is None:
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore")
+                tree = ast.parse(text)
     except SyntaxError as exc:
         repair = repair_text(text, exc)
         if repair is None:
@@ -152,6 +165,16 @@ def parse(text: str, *, need_module: bool = True) -> Parsed:
         return Parsed(None, text, failure=f"cannot parse: {exc}")
     if len(text) > MAX_DEPTH and cst_depth(tree) > MAX_DEPTH:
         return Parsed(None, text, failure=TOO_DEEP)
+    if keep_lines is not None and need_module:
+        from zmqlint.slicing import sliced_text
+
+        sliced = sliced_text(text, tree, keep_lines)
+        if sliced is not None:
+            parsed = _parse_cst(sliced, [], [], need_module)
+            if parsed.module is not None:
+                parsed.sliced = True
+                return parsed
+            # What LibCST rejects is for the whole text to report.
     return _parse_cst(text, [], [], need_module)
 
 

@@ -145,10 +145,11 @@ class EvalOfDynamicString(Rule):
     ]
 
     @classmethod
-    def gate(cls, facts: "FileFacts") -> bool:
+    def candidates(cls, facts: "FileFacts") -> List[ast.Call]:
         # The same questions `visit_Module` and `visit_Call` ask, on the stdlib ast: a call
         # whose callee's full name is eval/exec/builtins.eval/builtins.exec (not a module-level
         # name of the file's own) with a first argument that is the code and not a literal.
+        # Local: a finding depends on its call and the module's top-level bindings.
         candidates: List[ast.Call] = facts.calls(*_LAST_NAMES)
         if facts.calls_anything_else():
             # `eval(a)(b)`, `eval[0](b)`: get_full_name_for_node looks through calls and subscripts.
@@ -156,6 +157,7 @@ class EvalOfDynamicString(Rule):
                 call for call in facts.nodes(ast.Call) if not isinstance(call.func, (ast.Name, ast.Attribute))
             ]
         shadowed: Optional[Set[str]] = None
+        found: List[ast.Call] = []
         for call in candidates:
             name = full_name(call.func)
             if name not in _FUNCTIONS:
@@ -167,12 +169,13 @@ class EvalOfDynamicString(Rule):
             # LibCST's first argument is the first positional one or the first keyword one,
             # whichever comes first in the source (`eval(source=x, *rest)` is legal): try both.
             if call.args and not isinstance(call.args[0], ast.Starred) and not _gate_is_literal(call.args[0]):
-                return True
+                found.append(call)
+                continue
             if call.keywords:
                 first = call.keywords[0]  # `**kwargs` has no name (arg None): skipped as well
                 if first.arg == "source" and not _gate_is_literal(first.value):
-                    return True
-        return False
+                    found.append(call)
+        return found
 
     def __init__(self, context) -> None:
         super().__init__(context)

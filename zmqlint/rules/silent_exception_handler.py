@@ -266,15 +266,17 @@ class SilentExceptionHandler(Rule):
     ]
 
     @classmethod
-    def gate(cls, facts: "FileFacts") -> bool:
+    def candidates(cls, facts: "FileFacts") -> List[ast.ExceptHandler]:
         # What `_check` reports, on the stdlib ast: a bare `except:`, or a handler naming
-        # Exception / BaseException whose body only passes, continues or is `...`.
-        for handler in facts.nodes(ast.ExceptHandler):
-            if handler.type is None:
-                return True
-            if all(_gate_is_silent(stmt) for stmt in handler.body) and _gate_is_broad(handler.type):
-                return True
-        return False
+        # Exception / BaseException whose body only passes, continues or is `...`. Local: a
+        # finding depends on its `try` statement, the enclosing function's name and the
+        # module's top-level imports and assignments.
+        return [
+            handler
+            for handler in facts.nodes(ast.ExceptHandler)
+            if handler.type is None
+            or (all(_gate_is_silent(stmt) for stmt in handler.body) and _gate_is_broad(handler.type))
+        ]
 
     def __init__(self, context) -> None:
         super().__init__(context)
