@@ -14,12 +14,14 @@ So which fixes a file gets never depends on which other files happened to be fix
 
 from __future__ import annotations
 
+import gc
 import os
 import sys
 import traceback
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Callable, List, Optional, Sequence, Tuple
+from typing import TYPE_CHECKING, Callable, Iterator, List, Optional, Sequence, Tuple
 
 from zmqlint.config import Config
 from zmqlint.discovery import discover
@@ -31,8 +33,9 @@ if TYPE_CHECKING:  # pragma: no cover
 
 #: Fewer files than this per worker and starting the worker costs more than it saves.
 MIN_FILES_PER_WORKER = 12
-#: A worker starts a fresh project index after this many files, which bounds its memory.
-FILES_PER_INDEX = 300
+#: A worker starts a fresh project index once the one it has holds this many characters of
+#: source, which bounds its memory (the ``ast`` of a module takes some 50 bytes per character).
+INDEX_BUDGET = 5_000_000
 
 #: ``progress(done, total)`` after each file checked.
 ProgressCallback = Callable[[int, int], None]
@@ -166,27 +169,77 @@ class _Worker:
         self.fix_mode = fix_mode
         self.use_prefilter = use_prefilter
         self._engine: Optional["Engine"] = None
-        self._checked = 0
 
     def engine(self) -> "Engine":
-        if self._engine is None or self._checked >= FILES_PER_INDEX:
+        if self._engine is None or self._engine.index.source_size >= INDEX_BUDGET:
             from zmqlint.engine import Engine
 
+            self._drop_engine()
             self._engine = Engine(self.config, fix_mode=self.fix_mode, use_prefilter=self.use_prefilter)
-            self._checked = 0
         return self._engine
+
+    def _drop_engine(self) -> None:
+        if self._engine is not None:
+            self._engine.index.close()
+            self._engine = None
 
     def check(self, path: Path, shown: str) -> FileResult:
         engine = self.engine()
-        self._checked += 1
         try:
             result = engine.check_file(path, shown, write=False)
         except Exception as exc:  # a bug outside any rule: report it, keep the run going
             detail = "".join(traceback.format_exception_only(type(exc), exc)).strip()
             return FileResult(path=path, display_path=shown, errors=[f"{shown}: internal error: {detail}"])
+        finally:
+            _Collector.file_done()
         if result.fixed_text is not None:
-            self._engine = None  # its index now holds the fixed text; later files see the original
+            self._drop_engine()  # its index now holds the fixed text; later files see the original
         return result
+
+
+class _Collector:
+    """Garbage collection while files are checked.
+
+    Python's cyclic collector traverses every tracked object it has not frozen, and it runs
+    whenever enough objects were allocated: while LibCST parses a file, that is again and
+    again over the whole project index (millions of ``ast`` nodes that stay alive anyway),
+    which used to cost more than the parsing itself. So while checking, automatic collection
+    is off and what exists is frozen (`gc.freeze`); after each file, one collection looks at
+    the objects that file left behind (the garbage cycles of its analysis) and freezes what
+    survives. A dropped index is taken apart (`ProjectIndex.close`) for reference counting
+    to free; the end of the run unfreezes everything.
+    """
+
+    active = False
+
+    @classmethod
+    @contextmanager
+    def managing(cls) -> Iterator[None]:
+        if cls.active:
+            yield
+            return
+        was_enabled = gc.isenabled()
+        cls.start_worker()
+        try:
+            yield
+        finally:
+            cls.active = False
+            gc.unfreeze()
+            if was_enabled:
+                gc.enable()
+
+    @classmethod
+    def start_worker(cls) -> None:
+        """In a worker process, for its lifetime."""
+        cls.active = True
+        gc.disable()
+        gc.freeze()
+
+    @classmethod
+    def file_done(cls) -> None:
+        if cls.active:
+            gc.collect()
+            gc.freeze()
 
 
 def _check_all(
@@ -202,11 +255,12 @@ def _check_here(
     worker: _Worker, tasks: Sequence[Task], progress: Optional[ProgressCallback], *, done: int, total: int
 ) -> List[Tuple[int, FileResult]]:
     out = []
-    for number, path, shown in tasks:
-        out.append((number, worker.check(path, shown)))
-        done += 1
-        if progress is not None:
-            progress(done, total)
+    with _Collector.managing():
+        for number, path, shown in tasks:
+            out.append((number, worker.check(path, shown)))
+            done += 1
+            if progress is not None:
+                progress(done, total)
     return out
 
 
@@ -216,6 +270,7 @@ _PROCESS_WORKER: Optional[_Worker] = None
 def _init_process(worker: _Worker) -> None:
     global _PROCESS_WORKER
     _PROCESS_WORKER = worker
+    _Collector.start_worker()
 
 
 def _check_chunk(tasks: Sequence[Task]) -> List[Tuple[int, FileResult]]:

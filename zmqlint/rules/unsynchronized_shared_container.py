@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 import ast
+import weakref
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Dict, FrozenSet, List, Optional, Set, Tuple
 
@@ -450,8 +451,8 @@ class UnsynchronizedSharedContainer(NodeFinder, Rule):
         )
 
     def _convert(self, use: Use, rebuild: Dict[cst.CSTNode, object]) -> Optional[Tuple[Optional[cst.CSTNode], cst.CSTNode]]:
-        parent = getattr(use.node, "_zmqlint_parent", None)
-        grand = getattr(parent, "_zmqlint_parent", None) if parent is not None else None
+        parent = _parent(use.node)
+        grand = _parent(parent)
         if use.kind == "assign":
             stmt = parent
             if (
@@ -685,17 +686,26 @@ def _class_bodies(index: ProjectIndex, cls: ClassInfo, side: List[Body]) -> List
 
 
 def _link_parents(root: ast.AST) -> None:
+    # Weak links: a tree holding strong links to parents is a cycle only the cyclic
+    # collector frees.
     if getattr(root, "_zmqlint_linked", False):
         return
     root._zmqlint_linked = True  # type: ignore[attr-defined]
     for node in ast.walk(root):
+        link = weakref.ref(node)
         for child in ast.iter_child_nodes(node):
-            child._zmqlint_parent = node  # type: ignore[attr-defined]
+            child._zmqlint_parent = link  # type: ignore[attr-defined]
+
+
+def _parent(node: Optional[ast.AST]) -> Optional[ast.AST]:
+    """``node``'s parent, once `_link_parents` linked its function."""
+    link = getattr(node, "_zmqlint_parent", None)
+    return link() if link is not None else None
 
 
 def _locks_at(node: ast.AST, stop: ast.AST, locks: Set[str], self_id: Optional[str]) -> FrozenSet[str]:
     held: Set[str] = set()
-    current = getattr(node, "_zmqlint_parent", None)
+    current = _parent(node)
     while current is not None and current is not stop:
         if isinstance(current, (ast.With, ast.AsyncWith)):
             for item in current.items:
@@ -704,7 +714,7 @@ def _locks_at(node: ast.AST, stop: ast.AST, locks: Set[str], self_id: Optional[s
                 name = attr or dotted_name(expr) or ""
                 if attr in locks or "lock" in name.lower():
                     held.add(name)
-        current = getattr(current, "_zmqlint_parent", None)
+        current = _parent(current)
     return frozenset(held)
 
 
@@ -798,8 +808,8 @@ def _attr_nodes(root: ast.AST, attr: str, self_id: Optional[str]) -> List[ast.At
 
 
 def _kind(node: ast.Attribute) -> str:
-    parent = getattr(node, "_zmqlint_parent", None)
-    grand = getattr(parent, "_zmqlint_parent", None)
+    parent = _parent(node)
+    grand = _parent(parent)
     if isinstance(parent, (ast.Assign, ast.AnnAssign)) and node in (getattr(parent, "targets", None) or [getattr(parent, "target", None)]):
         return "assign"
     if isinstance(parent, ast.Attribute) and isinstance(grand, ast.Call) and grand.func is parent:
@@ -822,7 +832,7 @@ def _kind(node: ast.Attribute) -> str:
 
 
 def _is_iterated(node: ast.AST) -> bool:
-    parent = getattr(node, "_zmqlint_parent", None)
+    parent = _parent(node)
     if isinstance(parent, (ast.For, ast.AsyncFor)) and parent.iter is node:
         return True
     if isinstance(parent, ast.comprehension) and parent.iter is node:
@@ -832,7 +842,7 @@ def _is_iterated(node: ast.AST) -> bool:
 
 
 def _is_subscript_read(node: ast.Attribute) -> bool:
-    parent = getattr(node, "_zmqlint_parent", None)
+    parent = _parent(node)
     return isinstance(parent, ast.Subscript) and parent.value is node and isinstance(parent.ctx, ast.Load)
 
 
@@ -878,8 +888,8 @@ def _setup(body: Body) -> bool:
 
 
 def _call_of(use: Use) -> Optional[ast.Call]:
-    parent = getattr(use.node, "_zmqlint_parent", None)
-    grand = getattr(parent, "_zmqlint_parent", None)
+    parent = _parent(use.node)
+    grand = _parent(parent)
     if isinstance(parent, ast.Attribute) and isinstance(grand, ast.Call) and grand.func is parent:
         return grand
     return None
@@ -957,14 +967,14 @@ def _nonempty_test(test: ast.expr, attr: str, self_id: Optional[str]) -> bool:
 
 
 def _enclosing_try(node: ast.AST) -> Optional[ast.Try]:
-    current = getattr(node, "_zmqlint_parent", None)
+    current = _parent(node)
     child = node
     while current is not None:
         if isinstance(current, ast.Try) and child in current.body:
             return current
         if isinstance(current, (ast.FunctionDef, ast.AsyncFunctionDef)):
             return None
-        child, current = current, getattr(current, "_zmqlint_parent", None)
+        child, current = current, _parent(current)
     return None
 
 
@@ -979,7 +989,7 @@ def _in_truth_context(node: ast.AST, parent: Optional[ast.AST]) -> bool:
     if isinstance(parent, (ast.If, ast.While, ast.IfExp)) and parent.test is node:
         return True
     if isinstance(parent, ast.BoolOp):
-        grand = getattr(parent, "_zmqlint_parent", None)
+        grand = _parent(parent)
         return _in_truth_context(parent, grand)
     if isinstance(parent, ast.Call) and dotted_name(parent.func) == "bool":
         return False
