@@ -1,0 +1,111 @@
+"""What bounds a run's memory: the index budget, a dropped index freed by reference counting,
+and garbage collection handed back as it was found."""
+
+from __future__ import annotations
+
+import gc
+import textwrap
+from pathlib import Path
+
+import zmqlint.runner as runner
+from zmqlint.config import Config
+from zmqlint.discovery import discover
+from zmqlint.engine import Engine
+from zmqlint.runner import run
+
+from conftest import write_tree
+from test_parallel import many_files
+
+# A worker class whose thread body shares a list with `send` (THR502: the rule links the
+# parents of the function trees it walks), a socket, asyncio: every fact family gets computed.
+SERVICE = textwrap.dedent(
+    """
+    import asyncio
+    import threading
+    import zmq
+
+    from pkg0.helpers import make
+
+
+    class Pump:
+        def __init__(self):
+            self.items = []
+            self.ctx = zmq.Context()
+            self.sock = self.ctx.socket(zmq.PUSH)
+            self.thread = threading.Thread(target=self.run)
+            self.thread.start()
+
+        def send(self, item):
+            self.items.append(item)
+
+        def run(self):
+            while True:
+                if self.items:
+                    self.sock.send(self.items.pop(0))
+
+        async def later(self):
+            await asyncio.sleep(make())
+    """
+)
+
+
+def project(tmp_path: Path) -> Path:
+    files = many_files(24)
+    files["pkg0/helpers.py"] = "def make():\n    return 1\n"
+    for number in range(4):
+        files[f"pkg1/service{number}.py"] = SERVICE
+    write_tree(tmp_path, files)
+    return tmp_path
+
+
+def test_a_closed_index_leaves_no_garbage_cycles(tmp_path):
+    root = project(tmp_path)
+    config = Config.from_table({}, root=root)
+    engine = Engine(config)
+    for path, shown in discover([str(root)], config).files:
+        engine.check_file(path, shown, write=False)
+    assert any(r.code == "THR502" for r in engine.check_file(root / "pkg1/service0.py", "s", write=False).findings)
+    gc.collect()
+    was_enabled = gc.isenabled()
+    gc.disable()
+    try:
+        engine.index.close()
+        del engine
+        assert gc.collect() == 0  # everything the index held went with reference counting
+    finally:
+        if was_enabled:
+            gc.enable()
+
+
+def test_a_tiny_index_budget_reports_the_same(tmp_path, monkeypatch):
+    root = project(tmp_path)
+    config = Config.from_table({}, root=root)
+    whole = run([str(root)], config, jobs=1)
+    monkeypatch.setattr(runner, "INDEX_BUDGET", 1)  # a fresh index for every file
+    dropped = []
+    original = runner._Worker._drop_engine
+
+    def counting(worker):
+        dropped.append(worker._engine is not None)
+        original(worker)
+
+    monkeypatch.setattr(runner._Worker, "_drop_engine", counting)
+    tiny = run([str(root)], config, jobs=1)
+    assert sum(dropped) >= len(whole.files) // 2  # files no rule reads (empty ones) fill no index
+    assert [f.to_json() for f in tiny.findings] == [f.to_json() for f in whole.findings]
+    assert {f.code for f in whole.findings} >= {"THR502", "EXC601", "SEC401", "E999"}
+
+
+def test_a_run_in_this_process_hands_garbage_collection_back_as_it_found_it(tmp_path):
+    root = project(tmp_path)
+    config = Config.from_table({}, root=root)
+    assert gc.isenabled()
+    assert gc.get_freeze_count() == 0
+    run([str(root)], config, jobs=1)
+    assert gc.isenabled() and gc.get_freeze_count() == 0
+    gc.disable()
+    try:
+        run([str(root)], config, jobs=1)
+        assert not gc.isenabled() and gc.get_freeze_count() == 0
+    finally:
+        gc.enable()
