@@ -177,6 +177,8 @@ class Engine:
         rules = all_rules()
         self.enabled_codes = set(config.enabled_codes(list(rules) + list(ENGINE_CODES)))
         self.rules: List[Type[Rule]] = [rule for code, rule in rules.items() if code in self.enabled_codes]
+        #: Files parsed with LibCST so far (their analysis is what leaves garbage cycles).
+        self.cst_parses = 0
 
     # -- selection -------------------------------------------------------------------------
 
@@ -228,6 +230,8 @@ class Engine:
         # (`zmqlint.tolerant`); it gets an E999 per broken part and is never rewritten.
         # When only local rules run, definitions holding no candidate are stubs (`zmqlint.slicing`).
         parsed = tolerant.parse(text, need_module=bool(rules), tree=tree, keep_lines=keep)
+        if parsed.module is not None:
+            self.cst_parses += 1
         syntax_errors: List[Finding] = []
         if self._code_enabled_for(path, "E999"):
             if parsed.failure is not None:

@@ -21,6 +21,8 @@ from functools import cached_property
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Dict, FrozenSet, List, Optional, Sequence, Type
 
+from zmqlint.index import walk
+
 if TYPE_CHECKING:  # pragma: no cover
     from zmqlint.config import Config
     from zmqlint.index import ModuleInfo, ProjectIndex
@@ -84,8 +86,13 @@ class FileFacts:
     def _by_type(self) -> Dict[type, List[ast.AST]]:
         found: Dict[type, List[ast.AST]] = {}
         if self.tree is not None:
-            for node in ast.walk(self.tree):
-                found.setdefault(type(node), []).append(node)
+            nodes = self.module.nodes if self.module is not None else walk(self.tree)
+            for node in nodes:
+                kind = type(node)
+                if kind in found:
+                    found[kind].append(node)
+                else:
+                    found[kind] = [node]
         return found
 
     def nodes(self, *types: Type[ast.AST]) -> List[ast.AST]:

@@ -115,6 +115,11 @@ class ModuleInfo:
     #: The text ``tree`` was parsed from (after repair, for a file with a broken statement).
     source: str = field(default="", repr=False, compare=False)
 
+    @cached_property
+    def nodes(self) -> List[ast.AST]:
+        """Every node of ``tree``, in `ast.walk`'s order (one walk, shared by the facts)."""
+        return walk(self.tree)
+
     @property
     def is_package(self) -> bool:
         return self.path.name == "__init__.py"
@@ -197,6 +202,24 @@ def dotted_name(node: ast.AST) -> Optional[str]:
         parts.append(node.id)
         return ".".join(reversed(parts))
     return None
+
+
+def walk(root: ast.AST) -> List[ast.AST]:
+    """Every node under ``root`` (itself included) in `ast.walk`'s order, as a list; a few
+    times faster than `ast.walk` (no generators, ``iter_child_nodes`` inlined)."""
+    out = [root]
+    append, extend, AST = out.append, out.extend, ast.AST
+    position = 0
+    while position < len(out):
+        node = out[position]
+        position += 1
+        for name in node._fields:
+            value = getattr(node, name, None)
+            if isinstance(value, list):
+                extend([item for item in value if isinstance(item, AST)])
+            elif isinstance(value, AST):
+                append(value)
+    return out
 
 
 def own_nodes(node: ast.AST) -> Iterator[ast.AST]:

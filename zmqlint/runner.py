@@ -185,13 +185,14 @@ class _Worker:
 
     def check(self, path: Path, shown: str) -> FileResult:
         engine = self.engine()
+        parses = engine.cst_parses
         try:
             result = engine.check_file(path, shown, write=False)
         except Exception as exc:  # a bug outside any rule: report it, keep the run going
             detail = "".join(traceback.format_exception_only(type(exc), exc)).strip()
             return FileResult(path=path, display_path=shown, errors=[f"{shown}: internal error: {detail}"])
         finally:
-            _Collector.file_done()
+            _Collector.file_done(collect=engine.cst_parses != parses)
         if result.fixed_text is not None:
             self._drop_engine()  # its index now holds the fixed text; later files see the original
         return result
@@ -204,10 +205,12 @@ class _Collector:
     whenever enough objects were allocated: while LibCST parses a file, that is again and
     again over the whole project index (millions of ``ast`` nodes that stay alive anyway),
     which used to cost more than the parsing itself. So while checking, automatic collection
-    is off and what exists is frozen (`gc.freeze`); after each file, one collection looks at
-    the objects that file left behind (the garbage cycles of its analysis) and freezes what
-    survives. A dropped index is taken apart (`ProjectIndex.close`) for reference counting
-    to free; the end of the run unfreezes everything.
+    is off and what exists is frozen (`gc.freeze`); after each file parsed with LibCST, one
+    collection looks at the objects the file left behind (LibCST's scope analysis leaves
+    cycles that hold the whole tree) and what survives is frozen. Analysing a file on the
+    stdlib ``ast`` alone leaves no cycles worth a collection: its objects are frozen as they
+    are. A dropped index is taken apart (`ProjectIndex.close`) for reference counting to
+    free; the end of the run unfreezes everything.
     """
 
     active = False
@@ -236,9 +239,10 @@ class _Collector:
         gc.freeze()
 
     @classmethod
-    def file_done(cls) -> None:
+    def file_done(cls, *, collect: bool = True) -> None:
         if cls.active:
-            gc.collect()
+            if collect:
+                gc.collect()
             gc.freeze()
 
 

@@ -16,7 +16,7 @@ terms of asyncio (``from asyncio import gather as g``), and the dotted text of a
 from __future__ import annotations
 
 import ast
-from typing import Dict, List, Optional, Tuple
+from typing import Dict, List, Optional, Sequence, Tuple
 
 import libcst as cst
 
@@ -58,7 +58,7 @@ class AsyncioNames:
     count (``import asyncio`` inside a method), only a module-level alias is reused by fixes.
     """
 
-    def __init__(self, tree: Optional[ast.Module]) -> None:
+    def __init__(self, tree: Optional[ast.Module], nodes: Optional[Sequence[ast.AST]] = None) -> None:
         #: local name -> "asyncio" or "asyncio.<name>"
         self.names: Dict[str, str] = {}
         #: the alias of ``import asyncio [as X]`` at module level, if any
@@ -73,7 +73,7 @@ class AsyncioNames:
             elif isinstance(stmt, (ast.Assign, ast.AnnAssign)):
                 targets = stmt.targets if isinstance(stmt, ast.Assign) else [stmt.target]
                 shadowed.update(t.id for t in targets if isinstance(t, ast.Name))
-        for node in ast.walk(tree):
+        for node in ast.walk(tree) if nodes is None else nodes:
             if isinstance(node, ast.Import):
                 for alias in node.names:
                     if alias.name == "asyncio":

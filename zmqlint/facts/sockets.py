@@ -1321,7 +1321,7 @@ def _find_undefined(index: ProjectIndex, module: ModuleInfo, hint: Optional[Read
             # Attributes set from outside the class (``handler.server = self``,
             # ``Cls.utc = ...``, ``obj = cls.__new__(cls); obj._impl = ...``) in this module.
             stored_here = {
-                node.attr for node in ast.walk(module.tree) if isinstance(node, ast.Attribute) and not isinstance(node.ctx, ast.Load)
+                node.attr for node in module.nodes if isinstance(node, ast.Attribute) and not isinstance(node.ctx, ast.Load)
             }
         known |= stored_here
         if hint is not None:

@@ -41,7 +41,7 @@ def asyncio_names_of(index: "ProjectIndex", info: Optional["ModuleInfo"]) -> Asy
     gates all ask)."""
     if info is None:
         return AsyncioNames(None)
-    return index.memo(("aio.names", info.path), lambda: AsyncioNames(info.tree))
+    return index.memo(("aio.names", info.path), lambda: AsyncioNames(info.tree, info.nodes))
 
 
 # -- gates: the same questions on the stdlib ast, before the file is parsed with LibCST ------

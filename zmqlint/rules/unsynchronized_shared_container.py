@@ -1000,7 +1000,7 @@ def _queue_name_free(info: ModuleInfo) -> bool:
     ref = info.imports.get("queue")
     if ref is not None:
         return ref.module == "queue" and ref.name is None
-    for node in ast.walk(info.tree):
+    for node in info.nodes:
         if isinstance(node, ast.Name) and node.id == "queue":
             return False
         if isinstance(node, ast.arg) and node.arg == "queue":
