@@ -28,7 +28,7 @@ import sys
 import tempfile
 import time
 from pathlib import Path
-from typing import TYPE_CHECKING, Dict, List, Optional
+from typing import TYPE_CHECKING, Dict, List, Optional, Union
 
 from zmqlint import __version__
 from zmqlint.model import FileResult, Finding
@@ -132,7 +132,7 @@ class ResultCache:
             return None
         return data
 
-    def current_hash(self, path: Path, st: Optional[os.stat_result] = None) -> str:
+    def current_hash(self, path: Union[Path, str], st: Optional[os.stat_result] = None) -> str:
         """The content hash of ``path`` now (from its stat when that is trustworthy)."""
         key = str(path)
         known = self._current.get(key)
@@ -174,7 +174,7 @@ class ResultCache:
                 return None
             deps: Dict[str, str] = entry["deps"]
             for dep, digest in deps.items():
-                if self.current_hash(Path(dep)) != digest:
+                if self.current_hash(dep) != digest:
                     return None
             findings = [Finding.from_json({**f, "path": display_path}) for f in entry["findings"]]
             notes = [str(n) for n in entry["notes"]]
@@ -185,7 +185,7 @@ class ResultCache:
             display_path=display_path,
             findings=findings,
             notes=notes,
-            dependencies={path, *(Path(d) for d in deps)},
+            dependencies={path},  # a cached result is not stored again: its entry stays as it is
         )
 
     # -- writing ---------------------------------------------------------------------------

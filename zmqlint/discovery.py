@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import stat
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import List, Sequence, Set, Tuple
@@ -100,14 +101,19 @@ def discover(paths: Sequence[str], config: Config) -> Discovered:
                 rel = f"{rel_folder}/{name}" if rel_folder != "." else name
                 if spec.match_file(rel):
                     continue
-                resolved = _resolve(file_path)
+                # The walk starts from a resolved folder and does not follow links, so only a
+                # link among the files needs resolving (one lstat instead of one per part).
+                resolved = _resolve(file_path) if os.path.islink(file_path) else file_path
                 if resolved in seen:
                     continue
                 shown = os.path.normpath(os.path.join(given, file_path.relative_to(base).as_posix()))
-                if not file_path.exists():
-                    result.unreadable.append((shown, _link_problem(file_path)))
+                try:
+                    mode = os.stat(file_path).st_mode
+                except OSError as exc:
+                    link = resolved is not file_path
+                    result.unreadable.append((shown, _link_problem(file_path) if link else exc.strerror or str(exc)))
                     continue
-                if not file_path.is_file():
+                if not stat.S_ISREG(mode):
                     # A FIFO, socket or device named like a module: never opened.
                     result.unreadable.append((shown, "not a regular file"))
                     continue
