@@ -720,11 +720,7 @@ def _compute_factory_attrs(index: ProjectIndex, cls: ClassInfo, extra: Sequence[
     # call a class's attributes hold is assigned by a statement in the class's lines; when
     # none of those is such a call there is nothing to find (and no need to read every
     # attribute of the hierarchy).
-    if not any(
-        _binding_call(index, klass.module, call, extra)
-        for klass in mro
-        for call in _calls_assigned_within(index, klass.module, klass.node)
-    ):
+    if not any(_assigns_binding_call(index, klass, extra) for klass in mro):
         return result
     seen: Set[str] = set()
     for klass in mro:
@@ -749,6 +745,17 @@ def _compute_factory_attrs(index: ProjectIndex, cls: ClassInfo, extra: Sequence[
             if origin is not None:
                 result[attr] = origin
     return result
+
+
+def _assigns_binding_call(index: ProjectIndex, cls: ClassInfo, extra: Sequence[str]) -> bool:
+    """Does a statement in ``cls``'s lines assign a binding factory call's result? Memoised:
+    every subclass asks it of each class of its hierarchy (all the tests of a project ask it
+    of ``unittest.TestCase``)."""
+    key = ("sockets.assigns_binding_call", str(cls.module.path), cls.name, cls.node.lineno, tuple(extra))
+    return index.memo(
+        key,
+        lambda: any(_binding_call(index, cls.module, call, extra) for call in _calls_assigned_within(index, cls.module, cls.node)),
+    )
 
 
 def _binding_call(index: ProjectIndex, module: ModuleInfo, call: ast.Call, extra: Sequence[str]) -> bool:

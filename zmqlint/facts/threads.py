@@ -192,30 +192,28 @@ def thread_start_functions(index: ProjectIndex, module: ModuleInfo) -> Set[int]:
     def compute() -> Set[int]:
         found: Set[int] = set()
         subclasses: Dict[str, bool] = {}
-        stack: List[Tuple[ast.AST, Tuple[int, ...]]] = [(module.tree, ())]
-        push = stack.append
-        AST, Call, functions = ast.AST, ast.Call, (ast.FunctionDef, ast.AsyncFunctionDef)
-        while stack:
-            node, enclosing = stack.pop()
-            kind = type(node)
-            if kind in functions:
-                enclosing = enclosing + (id(node),)
-            elif (
-                kind is Call
-                and enclosing
-                and not found.issuperset(enclosing)
-                and _may_start_thread(index, module, node, subclasses)  # type: ignore[arg-type]
-            ):
-                found.update(enclosing)
-            # ast.iter_child_nodes, inlined: this walk is the whole cost of the fact.
-            for name in node._fields:
-                value = getattr(node, name, None)
-                if isinstance(value, list):
-                    for item in value:
-                        if isinstance(item, AST):
-                            push((item, enclosing))
-                elif isinstance(value, AST):
-                    push((value, enclosing))
+        nodes = module.nodes
+        kinds = (ast.FunctionDef, ast.AsyncFunctionDef)
+        functions = [node for node in nodes if type(node) in kinds]
+        if not functions:
+            return found
+        # A definition owns the lines from its first decorator to its end (no other statement
+        # can share them), so the functions enclosing a call are those whose lines hold it.
+        enclosing_at: Dict[int, Tuple[int, ...]] = {}
+        for function in functions:
+            first = min([function.lineno, *(d.lineno for d in function.decorator_list)])
+            for line in range(first, (function.end_lineno or function.lineno) + 1):
+                enclosing_at[line] = enclosing_at.get(line, ()) + (id(function),)
+        Call = ast.Call
+        for node in nodes:
+            if type(node) is Call:
+                enclosing = enclosing_at.get(node.lineno)
+                if (
+                    enclosing
+                    and not found.issuperset(enclosing)
+                    and _may_start_thread(index, module, node, subclasses)  # type: ignore[arg-type]
+                ):
+                    found.update(enclosing)
         return found
 
     return index.memo(("threads.start_functions", module.path), compute)
