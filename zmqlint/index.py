@@ -307,7 +307,7 @@ def _class_attributes(cls: ClassInfo) -> Tuple[Dict[str, List[ast.expr]], bool]:
         self_name = method.parameters[0] if method.parameters else None
         if self_name is None:
             continue
-        for sub in ast.walk(method.node):
+        for sub in walk(method.node):
             if isinstance(sub, (ast.Assign, ast.AnnAssign, ast.AugAssign)):
                 targets = sub.targets if isinstance(sub, ast.Assign) else [sub.target]
                 for target in targets:
@@ -669,7 +669,7 @@ class ProjectIndex:
 
         def compute() -> Dict[str, List[Tuple[int, ast.expr]]]:
             found: Dict[str, List[Tuple[int, ast.expr]]] = {}
-            for sub in ast.walk(function.node):
+            for sub in walk(function.node):
                 if isinstance(sub, ast.Assign) and sub.value is not None:
                     for target in {t.id: t for t in sub.targets if isinstance(t, ast.Name)}:
                         found.setdefault(target, []).append((sub.lineno, sub.value))

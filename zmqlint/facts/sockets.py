@@ -27,7 +27,7 @@ import re
 from dataclasses import dataclass, field
 from typing import Dict, FrozenSet, Iterable, Iterator, List, Optional, Sequence, Set, Tuple, Union
 
-from zmqlint.index import ClassInfo, FunctionInfo, ModuleInfo, ProjectIndex, dotted_name, own_nodes
+from zmqlint.index import ClassInfo, FunctionInfo, ModuleInfo, ProjectIndex, dotted_name, own_nodes, walk
 
 SOCKET_TYPES = (
     "PAIR", "PUB", "SUB", "REQ", "REP", "DEALER", "ROUTER", "PULL", "PUSH", "XPUB", "XSUB", "STREAM",
@@ -1373,7 +1373,7 @@ def _walk_class(cls: ClassInfo) -> _ClassWalk:
     mentions: Set[str] = set()
     super_attrs: Set[str] = set()
     parents: Optional[Dict[ast.AST, ast.AST]] = None
-    for node in ast.walk(cls.node):
+    for node in walk(cls.node):
         if isinstance(node, ast.Call):
             name = dotted_name(node.func) or ""
             if name == "setattr" or name.endswith("__setattr__"):

@@ -19,7 +19,7 @@ import ast
 from dataclasses import dataclass, field
 from typing import Dict, List, Optional, Set, Tuple, Union
 
-from zmqlint.index import ClassInfo, FunctionInfo, ModuleInfo, ProjectIndex, dotted_name, own_nodes
+from zmqlint.index import ClassInfo, FunctionInfo, ModuleInfo, ProjectIndex, dotted_name, own_nodes, walk
 
 FunctionNode = Union[ast.FunctionDef, ast.AsyncFunctionDef]
 
@@ -226,7 +226,8 @@ def _function_thread_starts(index: ProjectIndex, function: FunctionInfo, cls: Op
     sid = self_name(function.node) if function.owner is not None else None
     stored: Dict[int, str] = {}
     locals_: Dict[str, ast.Call] = {}
-    for node in ast.walk(function.node):
+    nodes = walk(function.node)
+    for node in nodes:
         if isinstance(node, ast.Assign) and isinstance(node.value, ast.Call):
             for target in node.targets:
                 attr = self_attr(target, sid)
@@ -241,13 +242,13 @@ def _function_thread_starts(index: ProjectIndex, function: FunctionInfo, cls: Op
             elif isinstance(node.target, ast.Name):
                 locals_[node.target.id] = node.value
     # `t = Thread(...); self._thread = t`
-    for node in ast.walk(function.node):
+    for node in nodes:
         if isinstance(node, ast.Assign) and isinstance(node.value, ast.Name) and node.value.id in locals_:
             for target in node.targets:
                 attr = self_attr(target, sid)
                 if attr is not None:
                     stored[id(locals_[node.value.id])] = attr
-    for node in ast.walk(function.node):
+    for node in nodes:
         if not isinstance(node, ast.Call):
             continue
         qualified = qualified_call(function.module, node)

@@ -7,7 +7,7 @@ import libcst as cst
 
 from zmqlint.codemods.threads import NodeFinder, number_text
 from zmqlint.facts.threads import Body, calls_on_self, closure, own_nodes, qualified_call, self_attr, self_name
-from zmqlint.index import ClassInfo, ModuleInfo, ProjectIndex, dotted_name
+from zmqlint.index import ClassInfo, ModuleInfo, ProjectIndex, dotted_name, walk
 from zmqlint.model import Applicability, Fix, Severity
 from zmqlint.rule import Invalid, Option, Rule, Valid
 
@@ -297,7 +297,7 @@ def _functions(info: ModuleInfo) -> Iterator[Tuple[Optional[ClassInfo], ast.AST]
     for cls, outer in [(None, f.node) for f in info.functions.values()] + [
         (c, m.node) for c in info.classes.values() for m in c.methods.values()
     ]:
-        for node in ast.walk(outer):
+        for node in walk(outer):
             if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)) and id(node) not in seen:
                 seen.add(id(node))
                 yield cls, node

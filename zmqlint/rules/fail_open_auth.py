@@ -134,6 +134,7 @@ class FailOpenAuth(Rule):
     FIXES = (Applicability.UNSAFE,)
     # Every credential word the rule recognises (see `credential_name`) contains one of these.
     PREFILTER = (re.compile(r"(?i)key|token|secret|passw|passphrase|credential|bearer"),)
+    # ParentNodeProvider: for `assigned_value` (zmqlint.codemods.security), computed only if asked.
     METADATA_DEPENDENCIES = (PositionProvider, ParentNodeProvider, ScopeProvider, QualifiedNameProvider)
 
     VALID = [
@@ -379,6 +380,34 @@ class FailOpenAuth(Rule):
     def __init__(self, context) -> None:
         super().__init__(context)
         self._taken: Optional[Set[str]] = None
+        # Where the visit is: the statement lists, functions and classes it is inside (what
+        # LibCST's ParentNodeProvider would tell, without computing it for the whole module).
+        self._bodies: List[Sequence[cst.CSTNode]] = []
+        self._inside: Dict[type, List[cst.CSTNode]] = {cst.FunctionDef: [], cst.ClassDef: []}
+
+    def visit_Module(self, node: cst.Module) -> None:
+        self._bodies.append(node.body)
+
+    def leave_Module(self, original_node: cst.Module) -> None:
+        self._bodies.pop()
+
+    def visit_IndentedBlock(self, node: cst.IndentedBlock) -> None:
+        self._bodies.append(node.body)
+
+    def leave_IndentedBlock(self, original_node: cst.IndentedBlock) -> None:
+        self._bodies.pop()
+
+    def visit_FunctionDef(self, node: cst.FunctionDef) -> None:
+        self._inside[cst.FunctionDef].append(node)
+
+    def leave_FunctionDef(self, original_node: cst.FunctionDef) -> None:
+        self._inside[cst.FunctionDef].pop()
+
+    def visit_ClassDef(self, node: cst.ClassDef) -> None:
+        self._inside[cst.ClassDef].append(node)
+
+    def leave_ClassDef(self, original_node: cst.ClassDef) -> None:
+        self._inside[cst.ClassDef].pop()
 
     def taken(self) -> Set[str]:
         if self._taken is None:
@@ -502,9 +531,10 @@ class FailOpenAuth(Rule):
         return None
 
     def _following(self, node: cst.If) -> List[cst.CSTNode]:
-        parent = self.get_metadata(ParentNodeProvider, node, None)
-        body = getattr(parent, "body", None)
-        if not isinstance(body, (list, tuple)) or node not in body:
+        """The statements after ``node`` (the `if` being visited) in its block; none for an
+        ``elif``."""
+        body = self._bodies[-1] if self._bodies else ()
+        if not any(stmt is node for stmt in body):
             return []
         out: List[cst.CSTNode] = []
         for stmt in body[body.index(node) + 1:]:
@@ -512,10 +542,9 @@ class FailOpenAuth(Rule):
         return out
 
     def _enclosing(self, node: cst.CSTNode, kind: type) -> Optional[cst.CSTNode]:
-        node = self.get_metadata(ParentNodeProvider, node, None)
-        while node is not None and not isinstance(node, kind):
-            node = self.get_metadata(ParentNodeProvider, node, None)
-        return node
+        """The innermost function or class (``kind``) holding ``node``, the node being visited."""
+        inside = self._inside[kind]
+        return inside[-1] if inside else None
 
     # -- reporting and fixing ----------------------------------------------------------------
 
