@@ -204,18 +204,48 @@ def dotted_name(node: ast.AST) -> Optional[str]:
     return None
 
 
+#: Fields the grammar types as identifiers, strings or numbers: never a node, not looked into.
+_SCALAR_FIELDS = frozenset(
+    {"id", "attr", "arg", "asname", "type_comment", "module", "level", "conversion", "simple", "is_async", "rest", "kwd_attrs"}
+)
+_SCALAR_BY_TYPE = {
+    ast.Constant: {"value", "kind"},
+    ast.Global: {"names"},
+    ast.Nonlocal: {"names"},
+    ast.FunctionDef: {"name"},
+    ast.AsyncFunctionDef: {"name"},
+    ast.ClassDef: {"name"},
+    ast.alias: {"name"},
+    ast.ExceptHandler: {"name"},
+}
+_NODE_FIELDS: Dict[type, Tuple[str, ...]] = {}
+
+
+def _node_fields(kind: type) -> Tuple[str, ...]:
+    fields = _NODE_FIELDS[kind] = tuple(
+        name for name in kind._fields if name not in _SCALAR_FIELDS and name not in _SCALAR_BY_TYPE.get(kind, ())
+    )
+    return fields
+
+
 def walk(root: ast.AST) -> List[ast.AST]:
     """Every node under ``root`` (itself included) in `ast.walk`'s order, as a list; a few
-    times faster than `ast.walk` (no generators, ``iter_child_nodes`` inlined)."""
+    times faster than `ast.walk` (no generators, ``iter_child_nodes`` inlined, scalar fields
+    skipped)."""
     out = [root]
     append, extend, AST = out.append, out.extend, ast.AST
+    fields_of = _NODE_FIELDS
     position = 0
     while position < len(out):
         node = out[position]
         position += 1
-        for name in node._fields:
+        kind = type(node)
+        fields = fields_of.get(kind)
+        if fields is None:
+            fields = _node_fields(kind)
+        for name in fields:
             value = getattr(node, name, None)
-            if isinstance(value, list):
+            if value.__class__ is list:
                 extend([item for item in value if isinstance(item, AST)])
             elif isinstance(value, AST):
                 append(value)
