@@ -214,7 +214,8 @@ class Engine:
         it was parsed), and internal errors."""
         rules = self.rules_for(path, text)
         tree: Optional[ast.Module] = None
-        keep: Optional[List[int]] = None
+        keep: Optional[List[Tuple[int, int]]] = None
+        whole: List[int] = []
         if rules and self.use_prefilter:
             facts = FileFacts(path=path, text=text, index=self.index, config=self.config)
             tree = facts.tree
@@ -223,13 +224,15 @@ class Engine:
                 if not rules:
                     return [], None, []
                 if not for_fixing:
-                    keep = _candidate_lines(rules, facts)
+                    keep = _candidate_spans(rules, facts)
+                    if keep is not None:
+                        whole = [node.lineno for node in facts.nodes(ast.Global, ast.Nonlocal)]
         if not rules and compiles_ast(text):
             return [], None, []
         # A file with syntax errors is analysed with its broken statements set aside
         # (`zmqlint.tolerant`); it gets an E999 per broken part and is never rewritten.
         # When only local rules run, definitions holding no candidate are stubs (`zmqlint.slicing`).
-        parsed = tolerant.parse(text, need_module=bool(rules), tree=tree, keep_lines=keep)
+        parsed = tolerant.parse(text, need_module=bool(rules), tree=tree, keep=keep, whole_lines=whole)
         if parsed.module is not None:
             self.cst_parses += 1
         syntax_errors: List[Finding] = []
@@ -428,10 +431,10 @@ class _LazyMetadataWrapper(cst.MetadataWrapper):
         return {provider: self._lazy[provider] for provider in providers}
 
 
-def _candidate_lines(rules: Sequence[Type[Rule]], facts: FileFacts) -> Optional[List[int]]:
-    """The lines a sliced parse must keep for ``rules`` (their candidates' and those of every
-    ``global``/``nonlocal`` statement), or None when some rule is not local."""
-    lines: List[int] = []
+def _candidate_spans(rules: Sequence[Type[Rule]], facts: FileFacts) -> Optional[List[Tuple[int, int]]]:
+    """(first, last) line of every candidate of ``rules``, for a sliced parse; None when some
+    rule is not local."""
+    spans: List[Tuple[int, int]] = []
     for rule in rules:
         try:
             found = facts.candidates_of(rule)
@@ -439,9 +442,8 @@ def _candidate_lines(rules: Sequence[Type[Rule]], facts: FileFacts) -> Optional[
             return None
         if found is None:
             return None
-        lines.extend(node.lineno for node in found)
-    lines.extend(node.lineno for node in facts.nodes(ast.Global, ast.Nonlocal))
-    return lines
+        spans.extend((node.lineno, node.end_lineno or node.lineno) for node in found)
+    return spans
 
 
 def _admits(rule: Type[Rule], facts: FileFacts) -> bool:

@@ -154,10 +154,12 @@ class Rule(cst.BatchableCSTVisitor):
         may still report none of them); None (the default) for any other rule.
 
         A rule is local when what it reports inside a ``def`` or ``class`` depends only on
-        that definition, on the module's other top-level statements and on the names its
-        definitions bind. When every rule that runs on a file is local, the engine parses a
-        text in which definitions holding no candidate are stubs (`zmqlint.slicing`). Like a
-        gate, it must be sound: a finding outside every candidate's lines would be lost."""
+        the statement holding the candidate (the candidate itself when it is a statement), the
+        headers of the statements around it, the module's top-level statements and the names
+        its top-level definitions bind, and when a statement replaced by ``None`` never makes
+        it report. When every rule that runs on a file is local, the engine parses a text in
+        which what holds no candidate is stubbed out (`zmqlint.slicing`). Like a gate, it must
+        be sound: a finding outside every candidate's lines would be lost."""
         return None
 
     METADATA_DEPENDENCIES: ClassVar[Tuple] = (PositionProvider,)

@@ -146,14 +146,15 @@ def parse(
     *,
     need_module: bool = True,
     tree: Optional[ast.Module] = None,
-    keep_lines: Optional[Sequence[int]] = None,
+    keep: Optional[Sequence[Tuple[int, int]]] = None,
+    whole_lines: Sequence[int] = (),
 ) -> Parsed:
     """Parse ``text`` for analysis, setting broken statements aside (see the module docs).
 
     With ``need_module`` False, only the problems are computed (no LibCST parse). ``tree`` is
-    the stdlib ast of ``text`` when the caller has it. With ``keep_lines``, a text that parses
-    is handed to LibCST with the definitions holding none of those lines stubbed out
-    (`zmqlint.slicing.sliced_text`).
+    the stdlib ast of ``text`` when the caller has it. With ``keep`` (line spans of candidates),
+    a text that parses is handed to LibCST with what holds none of them stubbed out
+    (`zmqlint.slicing.sliced_text`; ``whole_lines``: functions holding them stay whole).
     """
     if "\0" in text:
         return Parsed(None, text, failure="the file contains NUL bytes; not Python source")
@@ -173,10 +174,10 @@ def parse(
         return Parsed(None, text, failure=f"cannot parse: {exc}")
     if len(text) > MAX_DEPTH and cst_depth(tree) > MAX_DEPTH:
         return Parsed(None, text, failure=TOO_DEEP)
-    if keep_lines is not None and need_module:
+    if keep is not None and need_module:
         from zmqlint.slicing import sliced_text
 
-        sliced = sliced_text(text, tree, keep_lines)
+        sliced = sliced_text(text, tree, keep, whole_lines)
         if sliced is not None:
             parsed = _parse_cst(sliced, [], [], need_module)
             if parsed.module is not None:

@@ -266,16 +266,20 @@ class SilentExceptionHandler(Rule):
     ]
 
     @classmethod
-    def candidates(cls, facts: "FileFacts") -> List[ast.ExceptHandler]:
-        # What `_check` reports, on the stdlib ast: a bare `except:`, or a handler naming
-        # Exception / BaseException whose body only passes, continues or is `...`. Local: a
-        # finding depends on its `try` statement, the enclosing function's name and the
-        # module's top-level imports and assignments.
+    def candidates(cls, facts: "FileFacts") -> List[ast.stmt]:
+        # The `try` statements holding what `_check` reports, on the stdlib ast: a bare
+        # `except:`, or a handler naming Exception / BaseException whose body only passes,
+        # continues or is `...`. Local: a finding depends on its `try` statement, the
+        # enclosing function's name and the module's top-level imports and assignments; a
+        # handler whose body became `None` is not silent.
         return [
-            handler
-            for handler in facts.nodes(ast.ExceptHandler)
-            if handler.type is None
-            or (all(_gate_is_silent(stmt) for stmt in handler.body) and _gate_is_broad(handler.type))
+            stmt
+            for stmt in facts.nodes(ast.Try, *_TRY_STAR)
+            if any(
+                handler.type is None
+                or (all(_gate_is_silent(s) for s in handler.body) and _gate_is_broad(handler.type))
+                for handler in stmt.handlers
+            )
         ]
 
     def __init__(self, context) -> None:
@@ -393,6 +397,9 @@ def _type_text(type_node: cst.BaseExpression) -> str:
 
 
 # -- gate: the same questions on the stdlib ast ---------------------------------------------------
+
+
+_TRY_STAR = (ast.TryStar,) if hasattr(ast, "TryStar") else ()
 
 
 def _gate_is_silent(stmt: ast.stmt) -> bool:
