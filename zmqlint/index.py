@@ -260,12 +260,26 @@ def own_nodes(node: ast.AST) -> Iterator[ast.AST]:
     insides are not.
     """
     stack: List[ast.AST] = list(node.body) if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)) else [node]
+    push, extend, AST, fields_of = stack.append, stack.extend, ast.AST, _NODE_FIELDS
     while stack:
         current = stack.pop()
         yield current
-        if current is not node and isinstance(current, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef, ast.Lambda)):
+        kind = type(current)
+        if kind in _NESTED_SCOPES and current is not node:
             continue
-        stack.extend(ast.iter_child_nodes(current))
+        # ast.iter_child_nodes, inlined (the same children in the same order).
+        fields = fields_of.get(kind)
+        if fields is None:
+            fields = _node_fields(kind)
+        for name in fields:
+            value = getattr(current, name, None)
+            if value.__class__ is list:
+                extend([item for item in value if isinstance(item, AST)])
+            elif isinstance(value, AST):
+                push(value)
+
+
+_NESTED_SCOPES = frozenset({ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef, ast.Lambda})
 
 
 def parse_module_info(path: Path, name: str, source: str) -> ModuleInfo:
