@@ -228,27 +228,32 @@ def _node_fields(kind: type) -> Tuple[str, ...]:
     return fields
 
 
+def child_nodes(node: ast.AST) -> List[ast.AST]:
+    """``ast.iter_child_nodes(node)`` as a list (the same children in the same order), without
+    its generators and without looking into the grammar's scalar fields."""
+    kind = type(node)
+    fields = _NODE_FIELDS.get(kind)
+    if fields is None:
+        fields = _node_fields(kind)
+    children: List[ast.AST] = []
+    for name in fields:
+        value = getattr(node, name, None)
+        if value.__class__ is list:
+            children.extend([item for item in value if isinstance(item, ast.AST)])
+        elif isinstance(value, ast.AST):
+            children.append(value)
+    return children
+
+
 def walk(root: ast.AST) -> List[ast.AST]:
-    """Every node under ``root`` (itself included) in `ast.walk`'s order, as a list; a few
-    times faster than `ast.walk` (no generators, ``iter_child_nodes`` inlined, scalar fields
-    skipped)."""
+    """Every node under ``root`` (itself included) in `ast.walk`'s order, as a list; faster
+    than `ast.walk` (`child_nodes`, no generators)."""
     out = [root]
-    append, extend, AST = out.append, out.extend, ast.AST
-    fields_of = _NODE_FIELDS
+    extend = out.extend
     position = 0
     while position < len(out):
-        node = out[position]
+        extend(child_nodes(out[position]))
         position += 1
-        kind = type(node)
-        fields = fields_of.get(kind)
-        if fields is None:
-            fields = _node_fields(kind)
-        for name in fields:
-            value = getattr(node, name, None)
-            if value.__class__ is list:
-                extend([item for item in value if isinstance(item, AST)])
-            elif isinstance(value, AST):
-                append(value)
     return out
 
 
@@ -260,23 +265,12 @@ def own_nodes(node: ast.AST) -> Iterator[ast.AST]:
     insides are not.
     """
     stack: List[ast.AST] = list(node.body) if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)) else [node]
-    push, extend, AST, fields_of = stack.append, stack.extend, ast.AST, _NODE_FIELDS
     while stack:
         current = stack.pop()
         yield current
-        kind = type(current)
-        if kind in _NESTED_SCOPES and current is not node:
+        if type(current) in _NESTED_SCOPES and current is not node:
             continue
-        # ast.iter_child_nodes, inlined (the same children in the same order).
-        fields = fields_of.get(kind)
-        if fields is None:
-            fields = _node_fields(kind)
-        for name in fields:
-            value = getattr(current, name, None)
-            if value.__class__ is list:
-                extend([item for item in value if isinstance(item, AST)])
-            elif isinstance(value, AST):
-                push(value)
+        stack.extend(child_nodes(current))
 
 
 _NESTED_SCOPES = frozenset({ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef, ast.Lambda})
