@@ -231,7 +231,8 @@ class Engine:
             return [], None, []
         # A file with syntax errors is analysed with its broken statements set aside
         # (`zmqlint.tolerant`); it gets an E999 per broken part and is never rewritten.
-        # When only local rules run, definitions holding no candidate are stubs (`zmqlint.slicing`).
+        # When only local rules run, what holds none of their candidates is stubbed out
+        # (`zmqlint.slicing`).
         parsed = tolerant.parse(text, need_module=bool(rules), tree=tree, keep=keep, whole_lines=whole)
         if parsed.module is not None:
             self.cst_parses += 1

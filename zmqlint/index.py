@@ -173,13 +173,17 @@ class ModuleInfo:
         return id(self)
 
 
+def first_line(node: ast.AST) -> int:
+    """The line a statement starts on, its decorators included."""
+    return min([node.lineno, *(d.lineno for d in getattr(node, "decorator_list", ()))])
+
+
 def _sorted_spans(items) -> Tuple[List[int], List[Tuple[int, object]]]:
     """(start lines, (end line, item)) of classes or functions, by start (decorators included)."""
     spans = []
     for position, item in enumerate(items):
         node = item.node
-        start = min([node.lineno, *[d.lineno for d in node.decorator_list]])
-        spans.append((start, position, node.end_lineno or node.lineno, item))
+        spans.append((first_line(node), position, node.end_lineno or node.lineno, item))
     spans.sort(key=lambda s: (s[0], s[1]))
     return [s[0] for s in spans], [(s[2], s[3]) for s in spans]
 

@@ -222,7 +222,7 @@ class _Collector:
             yield
             return
         was_enabled = gc.isenabled()
-        cls.start_worker()
+        cls.begin()
         try:
             yield
         finally:
@@ -232,8 +232,8 @@ class _Collector:
                 gc.enable()
 
     @classmethod
-    def start_worker(cls) -> None:
-        """In a worker process, for its lifetime."""
+    def begin(cls) -> None:
+        """From now on (a worker process: for its lifetime): collection off, all frozen."""
         cls.active = True
         gc.disable()
         gc.freeze()
@@ -274,7 +274,7 @@ _PROCESS_WORKER: Optional[_Worker] = None
 def _init_process(worker: _Worker) -> None:
     global _PROCESS_WORKER
     _PROCESS_WORKER = worker
-    _Collector.start_worker()
+    _Collector.begin()
 
 
 def _check_chunk(tasks: Sequence[Task]) -> List[Tuple[int, FileResult]]:

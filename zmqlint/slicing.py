@@ -25,6 +25,7 @@ import ast
 import bisect
 from typing import Iterable, List, Optional, Sequence, Tuple
 
+from zmqlint.index import first_line
 from zmqlint.tolerant import split_lines
 
 _DEFINITIONS = (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)
@@ -73,8 +74,7 @@ class _Slicer:
         self.stubs: List[Tuple[int, int, str]] = []
 
     def holds(self, first: int, last: int) -> bool:
-        position = bisect.bisect_left(self.starts, first)
-        return position < len(self.starts) and self.starts[position] <= last
+        return _any_between(self.starts, first, last)
 
     def is_candidate(self, first: int, last: int) -> bool:
         position = bisect.bisect_left(self.spans, (first, last))
@@ -84,10 +84,10 @@ class _Slicer:
         for stmt in body:
             if not isinstance(stmt, _DEFINITIONS):
                 continue
-            first, last = _first_line(stmt), _last_line(stmt)
+            first, last = first_line(stmt), _last_line(stmt)
             if not self.holds(first, last) and not _any_between(self.whole_lines, first, last):
                 self.stubs.append((first, last, _stub(stmt)))
-            elif isinstance(stmt, ast.ClassDef) and stmt.body and _first_line(stmt.body[0]) > stmt.lineno:
+            elif isinstance(stmt, ast.ClassDef) and stmt.body and first_line(stmt.body[0]) > stmt.lineno:
                 self.module(stmt.body)
             elif isinstance(stmt, _FUNCTIONS) and not _any_between(self.whole_lines, first, last):
                 self.block(stmt.body, stmt.lineno)
@@ -96,7 +96,7 @@ class _Slicer:
         """Stub what holds no candidate in a block of a function (``header_line``: the line
         its compound statement starts on)."""
         for group in _line_groups(body):
-            first, last = _first_line(group[0]), _last_line(group[-1])
+            first, last = first_line(group[0]), _last_line(group[-1])
             if first <= header_line or not self.starts_line(group[0]):
                 return  # the block shares a line with its header (``if x: a``): keep it
             if not self.holds(first, last):
@@ -112,7 +112,7 @@ class _Slicer:
 
     def starts_line(self, stmt: ast.stmt) -> bool:
         """Nothing but indentation (and the ``@`` of a decorator) before ``stmt`` on its line."""
-        first = _first_line(stmt)
+        first = first_line(stmt)
         if not 1 <= first <= len(self.lines):
             return False
         decorators = [d for d in getattr(stmt, "decorator_list", ()) if d.lineno == first]
@@ -125,7 +125,7 @@ def _line_groups(body: Sequence[ast.stmt]) -> List[List[ast.stmt]]:
     """``body`` in runs of statements sharing lines (``a = 1; b = 2``)."""
     groups: List[List[ast.stmt]] = []
     for stmt in body:
-        if groups and _first_line(stmt) <= _last_line(groups[-1][-1]):
+        if groups and first_line(stmt) <= _last_line(groups[-1][-1]):
             groups[-1].append(stmt)
         else:
             groups.append([stmt])
@@ -144,10 +144,6 @@ def _blocks(stmt: ast.stmt) -> List[Sequence[ast.stmt]]:
     for case in getattr(stmt, "cases", ()):
         blocks.append(case.body)
     return blocks
-
-
-def _first_line(stmt: ast.stmt) -> int:
-    return min([stmt.lineno, *(d.lineno for d in getattr(stmt, "decorator_list", ()))])
 
 
 def _last_line(stmt: ast.stmt) -> int:

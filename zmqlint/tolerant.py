@@ -40,6 +40,8 @@ from typing import List, Optional, Sequence, Set, Tuple
 
 import libcst as cst
 
+from zmqlint.index import child_nodes
+
 #: Deeper than this (in LibCST's nesting) and a file is not analysed. LibCST's own visitors
 #: give up near 330; its native parser crashes the process somewhere above 3000.
 MAX_DEPTH = 500
@@ -123,21 +125,16 @@ def cst_depth(tree: ast.AST) -> int:
     n - 1 levels (CPython keeps them flat, LibCST nests them)."""
     deepest = 0
     stack = [(tree, 1)]
-    pop, push, AST, BoolOp = stack.pop, stack.append, ast.AST, ast.BoolOp
+    pop, push, BoolOp = stack.pop, stack.append, ast.BoolOp
     while stack:
         node, depth = pop()
         if depth > deepest:
             deepest = depth
         child_depth = depth + (len(node.values) - 1 if type(node) is BoolOp else 1)
-        # ast.iter_child_nodes, inlined: on a large file this walk costs as much as parsing.
-        for name in node._fields:
-            value = getattr(node, name, None)
-            if isinstance(value, list):
-                for item in value:
-                    if isinstance(item, AST):
-                        push((item, child_depth))
-            elif isinstance(value, AST):
-                push((value, child_depth))
+        # `child_nodes`, not ast.iter_child_nodes: on a large file this walk costs as much as
+        # parsing, and the generators were most of it.
+        for child in child_nodes(node):
+            push((child, child_depth))
     return deepest
 
 

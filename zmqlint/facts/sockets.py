@@ -27,7 +27,7 @@ import re
 from dataclasses import dataclass, field
 from typing import Dict, FrozenSet, Iterable, Iterator, List, Optional, Sequence, Set, Tuple, Union
 
-from zmqlint.index import ClassInfo, FunctionInfo, ModuleInfo, ProjectIndex, dotted_name, own_nodes, walk
+from zmqlint.index import ClassInfo, FunctionInfo, ModuleInfo, ProjectIndex, dotted_name, first_line, own_nodes, walk
 
 SOCKET_TYPES = (
     "PAIR", "PUB", "SUB", "REQ", "REP", "DEALER", "ROUTER", "PULL", "PUSH", "XPUB", "XSUB", "STREAM",
@@ -469,8 +469,7 @@ def _resolve_call(index: ProjectIndex, module: ModuleInfo, call: ast.Call) -> Op
 
 
 def _span(node: ast.AST) -> Tuple[int, int]:
-    start = min([node.lineno, *[d.lineno for d in getattr(node, "decorator_list", [])]])
-    return start, node.end_lineno or node.lineno
+    return first_line(node), node.end_lineno or node.lineno
 
 
 @dataclass

@@ -19,7 +19,7 @@ import ast
 from dataclasses import dataclass, field
 from typing import Dict, List, Optional, Set, Tuple, Union
 
-from zmqlint.index import ClassInfo, FunctionInfo, ModuleInfo, ProjectIndex, dotted_name, own_nodes, walk
+from zmqlint.index import ClassInfo, FunctionInfo, ModuleInfo, ProjectIndex, dotted_name, first_line, own_nodes, walk
 
 FunctionNode = Union[ast.FunctionDef, ast.AsyncFunctionDef]
 
@@ -205,8 +205,7 @@ def thread_start_functions(index: ProjectIndex, module: ModuleInfo) -> Set[int]:
         # can share them), so the functions enclosing a call are those whose lines hold it.
         enclosing_at: Dict[int, Tuple[int, ...]] = {}
         for function in functions:
-            first = min([function.lineno, *(d.lineno for d in function.decorator_list)])
-            for line in range(first, (function.end_lineno or function.lineno) + 1):
+            for line in range(first_line(function), (function.end_lineno or function.lineno) + 1):
                 enclosing_at[line] = enclosing_at.get(line, ()) + (id(function),)
         Call = ast.Call
         for node in nodes:
