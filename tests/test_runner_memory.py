@@ -44,14 +44,14 @@ SERVICE = textwrap.dedent(
                     self.sock.send(self.items.pop(0))
 
         async def later(self):
-            await asyncio.sleep(make())
+            await asyncio.sleep(await make())
     """
 )
 
 
 def project(tmp_path: Path) -> Path:
     files = many_files(24)
-    files["pkg0/helpers.py"] = "def make():\n    return 1\n"
+    files["pkg0/helpers.py"] = "async def make():\n    return 1\n"
     for number in range(4):
         files[f"pkg1/service{number}.py"] = SERVICE
     write_tree(tmp_path, files)
@@ -109,3 +109,64 @@ def test_a_run_in_this_process_hands_garbage_collection_back_as_it_found_it(tmp_
         assert not gc.isenabled() and gc.get_freeze_count() == 0
     finally:
         gc.enable()
+
+
+def test_a_new_index_takes_over_the_modules_most_files_used(tmp_path, monkeypatch):
+    import zmqlint.index as index_module
+
+    root = project(tmp_path)
+    config = Config.from_table({}, root=root)
+    whole = run([str(root)], config, jobs=1)
+    parsed = []
+    original = index_module.parse_module_info
+
+    def counting(path, name, source):
+        parsed.append(Path(path).name)
+        return original(path, name, source)
+
+    monkeypatch.setattr(index_module, "parse_module_info", counting)
+    monkeypatch.setattr(runner, "INDEX_BUDGET", 1_200)  # a fresh index after the first service module
+    monkeypatch.setattr(runner, "CARRIED_OVER", 0)
+    without = run([str(root)], config, jobs=1)
+    helpers_without = parsed.count("helpers.py")
+    parsed.clear()
+    monkeypatch.setattr(runner, "CARRIED_OVER", 400)
+    carried = run([str(root)], config, jobs=1)
+    # Checked itself and imported by every service module: without a hand-over parsed again
+    # by the second index, with one not.
+    assert helpers_without == 2
+    assert parsed.count("helpers.py") == 1
+    for result in (without, carried):
+        assert [f.to_json() for f in result.findings] == [f.to_json() for f in whole.findings]
+
+
+def test_a_text_set_for_a_fix_is_not_handed_over(tmp_path):
+    from zmqlint.index import ProjectIndex
+
+    root = project(tmp_path)
+    old, new = ProjectIndex(root), ProjectIndex(root)
+    helpers = root / "pkg0" / "helpers.py"
+    for _ in range(3):
+        old.reset_touched()
+        old.module_for_path(helpers)
+    old.set_source(helpers, "async def make():\n    return 2\n")
+    old.module_for_path(helpers)
+    old.reset_touched()
+    old.hand_over(new, 10_000)
+    assert new.source_size == 0 and helpers.resolve() not in new._by_path
+
+
+def test_chunks_keep_neighbouring_files_together_and_the_largest_first(tmp_path):
+    sizes = [10] * 40 + [5_000] + [10] * 40 + [3_000]
+    tasks = []
+    for number, size in enumerate(sizes):
+        path = tmp_path / f"m{number:03}.py"
+        path.write_text("#" * size)
+        tasks.append((number, path, path.name))
+    chunks = runner._chunks(tasks, 2)
+    assert sorted(task for chunk in chunks for task in chunk) == tasks  # each file once
+    assert [chunk[0][0] for chunk in chunks[:2]] == [40, 81]  # larger than a run: first, alone
+    runs = chunks[2:]
+    assert all(len(chunk) > 1 for chunk in runs[:-1])
+    flat = [task[0] for chunk in runs for task in chunk]
+    assert flat == sorted(flat)  # the rest in path order, neighbours in one chunk

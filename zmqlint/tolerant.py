@@ -40,7 +40,7 @@ from typing import List, Optional, Sequence, Set, Tuple
 
 import libcst as cst
 
-from zmqlint.index import child_nodes
+from zmqlint.index import HAS_LEAF_FIELDS, child_nodes
 
 #: Deeper than this (in LibCST's nesting) and a file is not analysed. LibCST's own visitors
 #: give up near 330; its native parser crashes the process somewhere above 3000.
@@ -131,6 +131,8 @@ def cst_depth(tree: ast.AST) -> int:
         if depth > deepest:
             deepest = depth
         child_depth = depth + (len(node.values) - 1 if type(node) is BoolOp else 1)
+        if child_depth > deepest and type(node) in HAS_LEAF_FIELDS:
+            deepest = child_depth  # its context or operator, which `child_nodes` leaves out
         # `child_nodes`, not ast.iter_child_nodes: on a large file this walk costs as much as
         # parsing, and the generators were most of it.
         for child in child_nodes(node):
