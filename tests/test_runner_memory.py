@@ -156,7 +156,7 @@ def test_a_text_set_for_a_fix_is_not_handed_over(tmp_path):
     assert new.source_size == 0 and helpers.resolve() not in new._by_path
 
 
-def test_chunks_keep_neighbouring_files_together_and_the_largest_first(tmp_path):
+def test_chunks_keep_neighbouring_files_together_shorter_towards_the_end_and_the_largest_first(tmp_path):
     sizes = [10] * 40 + [5_000] + [10] * 40 + [3_000]
     tasks = []
     for number, size in enumerate(sizes):
@@ -167,6 +167,7 @@ def test_chunks_keep_neighbouring_files_together_and_the_largest_first(tmp_path)
     assert sorted(task for chunk in chunks for task in chunk) == tasks  # each file once
     assert [chunk[0][0] for chunk in chunks[:2]] == [40, 81]  # larger than a run: first, alone
     runs = chunks[2:]
-    assert all(len(chunk) > 1 for chunk in runs[:-1])
     flat = [task[0] for chunk in runs for task in chunk]
     assert flat == sorted(flat)  # the rest in path order, neighbours in one chunk
+    lengths = [len(chunk) for chunk in runs]
+    assert lengths[0] >= 3 and lengths == sorted(lengths, reverse=True) and lengths[-1] == 1  # long runs first

@@ -267,3 +267,48 @@ def test_fleet_fail_open_auth_is_caught():
     found = findings_of(lint_tree(fleet, select=["SEC402"], paths=["coordinator/transport"]), "SEC402")
     assert [Path(f.path).name for f in found] == ["auth.py"]
     assert found[0].fix is not None
+
+
+def _gate_admits(tmp_path: Path, code: str) -> bool:
+    from zmqlint.config import Config
+    from zmqlint.gates import FileFacts
+    from zmqlint.index import ProjectIndex
+    from zmqlint.rules.fail_open_auth import FailOpenAuth
+
+    path = tmp_path / "app.py"
+    path.write_text(textwrap.dedent(code))
+    config = Config.from_table({}, root=tmp_path)
+    facts = FileFacts(path=path, text=path.read_text(), index=ProjectIndex(tmp_path), config=config)
+    return FailOpenAuth.gate(facts)
+
+
+@pytest.mark.parametrize("code", CAUGHT.values(), ids=CAUGHT.keys())
+def test_the_gate_admits_every_file_the_rule_reports(tmp_path, code):
+    assert _gate_admits(tmp_path, code)
+
+
+# Left alone for what the branch does (`_fail_open`), which the gate asks too: such a file is
+# not parsed with LibCST for SEC402 at all (urllib's proxy and digest handlers were).
+@pytest.mark.parametrize(
+    "name", ["client-side-auth-header", "verifier-returns-false", "presented-missing-returns-false", "early-return-without-guard", "client-side-token"]
+)
+def test_the_gate_turns_away_branches_that_do_not_fail_open(tmp_path, name):
+    assert not _gate_admits(tmp_path, LEFT_ALONE[name])
+
+
+def test_the_gate_finds_the_enclosing_function_and_what_follows_the_if(tmp_path):
+    # `return None` fails open only in a function that raises elsewhere (here: the nested
+    # one's raise does not count, the method's does), and an early return only when an
+    # auth object is set after the `if` in the same block.
+    early_return = """
+        def guard(self, token):
+            def inner():
+                raise ValueError
+            if token is None:
+                return None
+            {after}
+    """
+    assert not _gate_admits(tmp_path, early_return.format(after="return inner"))
+    assert _gate_admits(tmp_path, early_return.format(after="raise PermissionError"))
+    assert _gate_admits(tmp_path, early_return.format(after="self.auth = make(token)"))
+    assert not _gate_admits(tmp_path, early_return.format(after="self.auth = None"))

@@ -29,6 +29,7 @@ from zmqlint.positions import Positions
 from zmqlint.rule import Rule, RuleContext
 from zmqlint.rules import ENGINE_CODES, all_rules
 from zmqlint.source import ConcurrentModification, SourceError, SourceFile
+from zmqlint.traversal import visit_read_only
 from zmqlint.suppress import is_suppressed, parse_suppressions
 
 MAX_FIX_PASSES = 12
@@ -255,7 +256,7 @@ class Engine:
                 config=self.config,
                 index=self.index,
             )
-            wrapper.visit_batched([rule(context) for rule in rules])
+            visit_read_only(wrapper, [rule(context) for rule in rules])
         except RecursionError:
             return [engine_finding(display_path, "E999", "the file is nested too deeply to analyse")], None, []
         except Exception as exc:  # a rule crashed: report it, keep the run going

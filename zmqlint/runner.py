@@ -322,14 +322,13 @@ def _portable(result: FileResult) -> FileResult:
 
 
 def _chunks(tasks: List[Task], workers: int) -> List[List[Task]]:
-    """Runs of neighbouring files (in path order) of about equal size, the files larger than
-    such a run first and alone.
+    """Runs of neighbouring files (in path order), the files larger than a run first and alone.
 
     Files of one package import the same modules: checked one after the other, they find
     those modules in the worker's project index instead of parsing them again (sorting the
     files by size scattered each package over the run and parsed the corpus's modules nearly
-    three times over). The runs are small enough (some 1/64 of the work per worker) for the
-    workers to finish at about the same time.
+    three times over). A run holds a fixed share of the work still left (guided scheduling):
+    long runs at first, short ones at the end, for the workers to finish together.
     """
 
     def size(task: Task) -> int:
@@ -339,17 +338,21 @@ def _chunks(tasks: List[Task], workers: int) -> List[List[Task]]:
             return 0
 
     sized_tasks = [(size(task), task) for task in tasks]
-    target = max(1, sum(sized for sized, _ in sized_tasks) // (workers * 64))
-    chunks = [[task] for sized, task in sorted(sized_tasks, key=lambda item: -item[0]) if sized >= target]
+    total = sum(sized for sized, _ in sized_tasks)
+    alone = max(1, total // (workers * 64))
+    shortest = max(1, total // (workers * 512))
+    chunks = [[task] for sized, task in sorted(sized_tasks, key=lambda item: -item[0]) if sized >= alone]
+    left = total - sum(sized for sized, _ in sized_tasks if sized >= alone)
     run: List[Task] = []
     run_size = 0
     for sized, task in sized_tasks:
-        if sized >= target:
+        if sized >= alone:
             continue
         run.append(task)
         run_size += sized
-        if run_size >= target:
+        if run_size >= max(shortest, left // (workers * 16)):
             chunks.append(run)
+            left -= run_size
             run, run_size = [], 0
     if run:
         chunks.append(run)

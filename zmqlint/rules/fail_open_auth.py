@@ -10,7 +10,7 @@ from libcst.metadata import GlobalScope, ParentNodeProvider, PositionProvider, Q
 
 from zmqlint.codemods import matchers as m, names_in
 from zmqlint.codemods.security import assigned_value, code_of, require_api_key_call
-from zmqlint.index import own_nodes
+from zmqlint.index import dotted_name, own_nodes, walk
 from zmqlint.model import Applicability, Fix, ImportSpec, Severity
 from zmqlint.rule import Invalid, Rule, Valid
 
@@ -776,9 +776,9 @@ def _installs_guard(statements: Sequence[cst.CSTNode]) -> bool:
 # -- gate: the rule's first questions on the stdlib ast ------------------------------------------
 
 class _Gate:
-    """The first half of `visit_If` on the stdlib ast, for one file: an ``if`` that tests a
-    credential for being missing (or present), whose branch for the missing key raises
-    nothing. Whether that branch then fails open (`_fail_open`) is left to the rule.
+    """`visit_If` on the stdlib ast, for one file: an ``if`` that tests a credential for being
+    missing (or present), whose branch for the missing key raises nothing and fails open
+    (`_gate_fails_open`).
 
     Wider than the rule where it needs LibCST metadata: a name that is no credential by itself
     counts as one when the file assigns it anywhere what may be an environment lookup of a
@@ -789,14 +789,36 @@ class _Gate:
     def __init__(self, facts: "FileFacts") -> None:
         self.facts = facts
         self._env_names: Optional[Set[str]] = None
+        self._places: Optional[Dict[int, Tuple[Optional[ast.AST], Sequence[ast.stmt], int]]] = None
 
     def admits(self, ifs: Sequence[ast.AST]) -> bool:
         for node in ifs:
             for _key, missing in self.missing_tests(node.test):
                 for branch in _gate_branches(node, missing):
-                    if not any(_gate_contains_raise(stmt) for stmt in branch):
+                    if not any(_gate_contains_raise(stmt) for stmt in branch) and self.fails_open(node, missing, branch):
                         return True
         return False
+
+    def fails_open(self, node: ast.If, missing: bool, branch: Sequence[ast.stmt]) -> bool:
+        """`FailOpenAuth._fail_open`, wider where it compares the key's text (a ``return
+        True`` counts whatever the function compares)."""
+        if self._places is None:
+            self._places = _gate_places(self.facts.tree)
+        function, block, position = self._places.get(id(node), (None, (), 0))
+        returns = [stmt for stmt in branch if isinstance(stmt, ast.Return)]
+        if function is not None and returns:
+            value = returns[0].value
+            if isinstance(value, ast.Constant) and value.value is True:
+                return True
+            if value is not None and _gate_calls_next(value):
+                return True
+            if (value is None or _gate_is_none(value)) and any(isinstance(n, ast.Raise) for n in own_nodes(function)):
+                return True
+        if any(isinstance(stmt, (ast.Assign, ast.AnnAssign)) and _gate_disables(stmt) for stmt in branch):
+            return True
+        if missing and function is not None and returns and _gate_installs_guard(block[position + 1 :]):
+            return True
+        return not missing and _gate_installs_guard(node.body)
 
     # -- what is a credential ----------------------------------------------------------------
 
@@ -897,3 +919,58 @@ def _gate_contains_raise(stmt: ast.stmt) -> bool:
 
 def _gate_last_name(node: ast.AST) -> Optional[str]:
     return node.id if isinstance(node, ast.Name) else node.attr if isinstance(node, ast.Attribute) else None
+
+
+def _gate_places(tree: ast.AST) -> Dict[int, Tuple[Optional[ast.AST], Sequence[ast.stmt], int]]:
+    """For every ``if``: the innermost function holding it (classes between do not count, as
+    in the rule), the statement list it is in and its place there (`_following`; an ``elif``
+    is alone in its parent's ``orelse``, so nothing follows it either way)."""
+    places: Dict[int, Tuple[Optional[ast.AST], Sequence[ast.stmt], int]] = {}
+    stack: List[Tuple[ast.AST, Optional[ast.AST]]] = [(tree, None)]
+    while stack:
+        node, function = stack.pop()
+        for field in ("body", "orelse", "finalbody", "handlers", "cases"):
+            block = getattr(node, field, None)
+            if not isinstance(block, list):
+                continue
+            for position, stmt in enumerate(block):
+                if isinstance(stmt, ast.If):
+                    places[id(stmt)] = (function, block, position)
+                stack.append((stmt, stmt if isinstance(stmt, (ast.FunctionDef, ast.AsyncFunctionDef)) else function))
+    return places
+
+
+def _gate_is_none(node: Optional[ast.AST]) -> bool:
+    return isinstance(node, ast.Constant) and node.value is None
+
+
+def _gate_calls_next(value: ast.AST) -> bool:
+    """`_calls_next`."""
+    if isinstance(value, ast.Await):
+        value = value.value
+    return isinstance(value, ast.Call) and dotted_name(value.func) in ("call_next", "self.app", "self.get_response", "get_response")
+
+
+def _gate_is_guard_target(target: ast.AST) -> bool:
+    """`_is_guard_target`."""
+    name = _gate_last_name(target) or ""
+    return guard_name(name) and not (isinstance(target, ast.Name) and _words(name)[-1] == "auth")
+
+
+def _gate_disables(stmt: ast.stmt) -> bool:
+    """`_disables`: ``auth = None`` / ``self.guard = None`` / ``dependencies = []``."""
+    targets = stmt.targets if isinstance(stmt, ast.Assign) else [stmt.target]
+    value = stmt.value
+    empty = _gate_is_none(value) or (isinstance(value, (ast.List, ast.Tuple)) and not value.elts)
+    return empty and any(_gate_is_guard_target(target) for target in targets)
+
+
+def _gate_installs_guard(statements: Sequence[ast.stmt]) -> bool:
+    """`_installs_guard`: a middleware or dependency added, or an auth object set."""
+    for stmt in statements:
+        for node in walk(stmt):
+            if isinstance(node, ast.Call) and (_gate_last_name(node.func) or "") in _GUARD_CALLS:
+                return True
+            if isinstance(node, ast.Assign) and not _gate_is_none(node.value) and any(_gate_is_guard_target(t) for t in node.targets):
+                return True
+    return False
