@@ -18,6 +18,50 @@ from zmqlint.runner import RunResult, run
 
 REPO = Path(__file__).resolve().parent.parent
 
+#: Source using every kind of statement and expression the grammar has (for the walks).
+EVERY_SYNTAX = '''
+from __future__ import annotations
+import os.path as p, sys
+from . import (x as y, c)
+from .m import *
+@deco(1, *a, k=2, **kw)
+async def f(a, /, b: int = 1, *c, d, e=2, **g) -> "T":
+    global G
+    nonlocal_ = lambda q, *, r=3: q
+    async with a as (b, c), d:
+        async for i in b:
+            await i
+    x: int = yield from z
+    del x[1:2, ::3], y.z
+    s = f"{a!r:>{w}} {b=} {c:{d}.{e}}" f'{x}' "plain" r"raw"
+    return {**m, 1: 2}, {1, 2}, [*l], (a if b else c), not -a, a @ b, a < b <= c != d
+class C(B, metaclass=M):
+    def g(self):
+        nonlocal y
+        try:
+            pass
+        except (E, F) as err:
+            raise X from err
+        else:
+            pass
+        finally:
+            assert f"{a!r:>{w}}" and b"x", "m"
+        while (n := next(it)) is not None:
+            break
+        for k in (v for v in w if v for u in v):
+            continue
+        print({k: v for k, v in w}, [a for a in b], {a for a in b}, a[...], a.b, *c)
+        match cmd:
+            case [1, *rest] | {"k": v, **kw} if v:
+                pass
+            case (Point(x=0, y=_) as p) | None | True:
+                pass
+        x += 1; x **= 2  # comment
+        if a: pass
+        elif b: pass
+        with a: pass
+'''
+
 
 def write_tree(root: Path, files: Mapping[str, str]) -> None:
     for rel, code in files.items():

@@ -13,46 +13,7 @@ from libcst.metadata import PositionProvider
 
 from zmqlint.traversal import visit_read_only
 
-EVERY_KIND = '''
-from __future__ import annotations
-from . import (a as b, c)
-from .m import *
-import os.path as p
-@deco(1, *a, k=2, **kw)
-async def f(a, /, b: int = 1, *c, d, e=2, **g) -> "T":
-    global G
-    async with a as (b, c), d:
-        async for i in b:
-            await i
-    x: int = yield from z
-    del x[1:2, ::3], y.z
-    s = f"{a!r:>{w}} {b=} {c:{d}.{e}}" f'{x}' "plain" r"raw"
-    return {**m, 1: 2}, {1, 2}, [*l], (a if b else c), not -a, a @ b, a < b <= c != d
-class C(B, metaclass=M):
-    def g(self):
-        try:
-            pass
-        except (E, F) as err:
-            raise X from err
-        else:
-            pass
-        finally:
-            assert a and b, "m"
-        while (n := next(it)) is not None:
-            break
-        for k in (v for v in w if v for u in v):
-            continue
-        print({k: v for k, v in w}, [a for a in b], {a for a in b}, a[...], a.b, *c, lambda q, *, r=3: q)
-        match cmd:
-            case [1, *rest] | {"k": v, **kw} if v:
-                pass
-            case (Point(x=0, y=_) as p) | None | True:
-                pass
-        x += 1; x **= 2  # comment
-        if a: pass
-        elif b: pass
-        with a: pass
-'''
+from conftest import EVERY_SYNTAX
 
 
 def _recorder_class():
@@ -82,7 +43,7 @@ def _recorder_class():
 
 
 def _sources():
-    yield "every-kind", EVERY_KIND
+    yield "every-kind", EVERY_SYNTAX
     root = Path(sysconfig.get_paths()["stdlib"])
     for name in ("argparse.py", "dataclasses.py", "string.py", "asyncio/base_events.py", "json/decoder.py"):
         yield name, (root / name).read_text(encoding="utf-8")

@@ -13,48 +13,9 @@ import pytest
 from zmqlint.index import HAS_LEAF_FIELDS, child_nodes, own_nodes, walk
 from zmqlint.tolerant import cst_depth
 
-LEAVES = (ast.expr_context, ast.operator, ast.unaryop, ast.cmpop, ast.boolop)
+from conftest import EVERY_SYNTAX
 
-EVERY_KIND = '''
-from __future__ import annotations
-import os.path as p, sys
-from . import x as y
-@deco(1, *a, k=2, **kw)
-async def f(a, /, b: int = 1, *c, d, e=2, **g) -> "T":
-    global G
-    nonlocal_ = lambda q, *, r=3: q
-    async with a as (b, c), d:
-        async for i in b:
-            await i
-    x: int = yield from z
-    del x[1:2, ::3], y.z
-    return {**m, 1: 2}, {1, 2}, [*l], (a if b else c), not -a, a @ b, a < b <= c != d
-class C(B, metaclass=M):
-    def g(self):
-        nonlocal y
-        try:
-            pass
-        except (E, F) as err:
-            raise X from err
-        else:
-            pass
-        finally:
-            assert f"{a!r:>{w}}" and b"x", "m"
-        while (n := next(it)) is not None:
-            break
-        for k in (v for v in w if v for u in v):
-            continue
-        print({k: v for k, v in w}, [a for a in b], {a for a in b}, a[...], a.b, *c)
-        match cmd:
-            case [1, *rest] | {"k": v, **kw} if v:
-                pass
-            case (Point(x=0, y=_) as p) | None | True:
-                pass
-        x += 1; x **= 2
-        if a: pass
-        elif b: pass
-        with a: pass
-'''
+LEAVES = (ast.expr_context, ast.operator, ast.unaryop, ast.cmpop, ast.boolop)
 
 
 def _stdlib_modules(limit: int):
@@ -74,7 +35,7 @@ def _same(left, right) -> bool:
 
 @pytest.mark.parametrize("source", ["every-kind", "stdlib"])
 def test_walk_is_ast_walk_without_contexts_and_operators(source):
-    trees = [ast.parse(EVERY_KIND)] if source == "every-kind" else _stdlib_modules(60)
+    trees = [ast.parse(EVERY_SYNTAX)] if source == "every-kind" else _stdlib_modules(60)
     assert trees
     for tree in trees:
         expected = [node for node in ast.walk(tree) if not isinstance(node, LEAVES)]
@@ -82,12 +43,12 @@ def test_walk_is_ast_walk_without_contexts_and_operators(source):
         for node in expected[:: max(1, len(expected) // 300)]:
             children = [child for child in ast.iter_child_nodes(node) if not isinstance(child, LEAVES)]
             assert _same(child_nodes(node), children)
-    kinds = {type(node) for node in ast.walk(ast.parse(EVERY_KIND))}
+    kinds = {type(node) for node in ast.walk(ast.parse(EVERY_SYNTAX))}
     assert {ast.MatchAs, ast.MatchStar, ast.MatchSingleton, ast.Dict, ast.arguments, ast.Try} <= kinds
 
 
 def test_own_nodes_stop_at_nested_scopes_and_skip_the_same_leaves():
-    tree = ast.parse(EVERY_KIND)
+    tree = ast.parse(EVERY_SYNTAX)
     method = next(node for node in ast.walk(tree) if isinstance(node, ast.FunctionDef) and node.name == "g")
     mine = list(own_nodes(method))
     assert not any(isinstance(node, LEAVES) for node in mine)
@@ -109,6 +70,6 @@ def _depth_with_every_leaf(tree: ast.AST) -> int:
 
 
 def test_the_libcst_depth_estimate_still_counts_the_leaves():
-    for tree in [ast.parse(EVERY_KIND), ast.parse("x = " + "(" * 40 + "a or b or c" + ")" * 40), *_stdlib_modules(30)]:
+    for tree in [ast.parse(EVERY_SYNTAX), ast.parse("x = " + "(" * 40 + "a or b or c" + ")" * 40), *_stdlib_modules(30)]:
         assert cst_depth(tree) == _depth_with_every_leaf(tree)
     assert ast.Name in HAS_LEAF_FIELDS and ast.Call not in HAS_LEAF_FIELDS
