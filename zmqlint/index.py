@@ -266,16 +266,21 @@ def _field_getter(kind: type) -> Callable[[ast.AST], tuple]:
     return getter
 
 
+def _add_children(node: ast.AST, out: List[ast.AST]) -> None:
+    """Append ``node``'s children to ``out`` (see `child_nodes`)."""
+    kind = node.__class__
+    for value in (_FIELD_GETTERS.get(kind) or _field_getter(kind))(node):
+        if value.__class__ is list:
+            out += value
+        elif isinstance(value, ast.AST):
+            out.append(value)
+
+
 def child_nodes(node: ast.AST) -> List[ast.AST]:
     """``ast.iter_child_nodes(node)`` as a list (the same children in the same order), less the
     expression contexts and operators (`_LEAF_FIELDS`), and without generators."""
     children: List[ast.AST] = []
-    kind = node.__class__
-    for value in (_FIELD_GETTERS.get(kind) or _field_getter(kind))(node):
-        if value.__class__ is list:
-            children += value
-        elif isinstance(value, ast.AST):
-            children.append(value)
+    _add_children(node, children)
     return children
 
 
@@ -283,18 +288,10 @@ def walk(root: ast.AST) -> List[ast.AST]:
     """Every node under ``root`` (itself included) in `ast.walk`'s order, as a list, less the
     expression contexts and operators (`_LEAF_FIELDS`): about twice as fast as `ast.walk`."""
     out = [root]
-    getters = _FIELD_GETTERS
-    AST = ast.AST
     position = 0
     while position < len(out):
-        node = out[position]
+        _add_children(out[position], out)
         position += 1
-        kind = node.__class__
-        for value in (getters.get(kind) or _field_getter(kind))(node):
-            if value.__class__ is list:
-                out += value
-            elif isinstance(value, AST):
-                out.append(value)
     return out
 
 
@@ -311,7 +308,7 @@ def own_nodes(node: ast.AST) -> Iterator[ast.AST]:
         yield current
         if type(current) in _NESTED_SCOPES and current is not node:
             continue
-        stack.extend(child_nodes(current))
+        _add_children(current, stack)
 
 
 _NESTED_SCOPES = frozenset({ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef, ast.Lambda})

@@ -812,7 +812,7 @@ class _Gate:
                 return True
             if value is not None and _gate_calls_next(value):
                 return True
-            if (value is None or _gate_is_none(value)) and any(isinstance(n, ast.Raise) for n in own_nodes(function)):
+            if (value is None or _gate_is_none(value)) and _gate_contains_raise(function):
                 return True
         if any(isinstance(stmt, (ast.Assign, ast.AnnAssign)) and _gate_disables(stmt) for stmt in branch):
             return True
@@ -913,7 +913,7 @@ def _gate_branches(node: ast.If, missing: bool) -> List[Sequence[ast.stmt]]:
 
 
 def _gate_contains_raise(stmt: ast.stmt) -> bool:
-    """`_contains(stmt, cst.Raise)`."""
+    """`_contains(stmt, cst.Raise)`; for a function, `_own_nodes(function, cst.Raise)`."""
     return any(isinstance(node, ast.Raise) for node in own_nodes(stmt))
 
 
