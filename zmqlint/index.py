@@ -286,7 +286,7 @@ def child_nodes(node: ast.AST) -> List[ast.AST]:
 
 def walk(root: ast.AST) -> List[ast.AST]:
     """Every node under ``root`` (itself included) in `ast.walk`'s order, as a list, less the
-    expression contexts and operators (`_LEAF_FIELDS`): about twice as fast as `ast.walk`."""
+    expression contexts and operators (`_LEAF_FIELDS`): over twice as fast as `ast.walk`."""
     out = [root]
     position = 0
     while position < len(out):
