@@ -115,6 +115,9 @@ class ModuleInfo:
     assignments: Dict[str, ast.expr] = field(default_factory=dict)
     #: The text ``tree`` was parsed from (after repair, for a file with a broken statement).
     source: str = field(default="", repr=False, compare=False)
+    #: 1-based (first, last) lines set aside because they do not parse (`tolerant.repair_text`):
+    #: what they say is unknown, so facts that need the whole file ("never assigned") are too.
+    broken_regions: List[Tuple[int, int]] = field(default_factory=list, repr=False, compare=False)
 
     @cached_property
     def nodes(self) -> List[ast.AST]:
@@ -565,7 +568,9 @@ class ProjectIndex:
                 repair = repair_text(text, exc)
                 if repair is None:
                     return None
-                return parse_module_info(path, self.module_name(path), repair.text)
+                info = parse_module_info(path, self.module_name(path), repair.text)
+                info.broken_regions = list(repair.regions)
+                return info
         except (SourceError, SyntaxError, ValueError, RecursionError, MemoryError):
             return None
 

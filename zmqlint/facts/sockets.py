@@ -27,7 +27,7 @@ import re
 from dataclasses import dataclass, field
 from typing import Dict, FrozenSet, Iterable, Iterator, List, Optional, Sequence, Set, Tuple, Union
 
-from zmqlint.index import ClassInfo, FunctionInfo, ModuleInfo, ProjectIndex, dotted_name, first_line, own_nodes, walk
+from zmqlint.index import ClassInfo, FunctionInfo, ModuleInfo, ProjectIndex, _flatten, dotted_name, first_line, own_nodes, walk
 
 SOCKET_TYPES = (
     "PAIR", "PUB", "SUB", "REQ", "REP", "DEALER", "ROUTER", "PULL", "PUSH", "XPUB", "XSUB", "STREAM",
@@ -150,11 +150,19 @@ def _is_socket_creation(node: ast.AST) -> Optional[str]:
     if not isinstance(node, ast.Call):
         return None
     if isinstance(node.func, ast.Attribute) and node.func.attr == "socket" and node.args:
+        if _standard_socket(node):
+            return None
         return socket_type_of(node.args[0]) or ""
     name = dotted_name(node.func) or ""
     if name.rpartition(".")[2] == "Socket" and len(node.args) >= 2 and name.startswith(("zmq", "Socket")):
         return socket_type_of(node.args[1]) or ""
     return None
+
+
+def _standard_socket(call: ast.Call) -> bool:
+    """``socket.socket(socket.AF_INET, ...)``: the standard library's, not ZeroMQ's."""
+    first = dotted_name(call.args[0]) if call.args else None
+    return dotted_name(call.func) == "socket.socket" or bool(first and first.rpartition(".")[2].startswith("AF_"))
 
 
 def is_context_creation(module: ModuleInfo, node: Optional[ast.AST]) -> bool:
@@ -939,13 +947,6 @@ class Clearing:
     kind: str
 
 
-_SOCKET_USES = {
-    "bind", "connect", "send", "recv", "send_multipart", "recv_multipart", "send_json", "recv_json",
-    "send_string", "recv_string", "setsockopt", "getsockopt", "poll", "close", "bind_to_random_port",
-    "subscribe", "unbind", "disconnect", "send_pyobj", "recv_pyobj",
-}
-
-
 def _holding_kind(index: ProjectIndex, module: ModuleInfo, value: ast.AST, extra=()) -> Optional[str]:
     if is_context_creation(module, value):
         return "context"
@@ -1011,6 +1012,10 @@ def _find_clearings(index: ProjectIndex, module: ModuleInfo) -> List[Clearing]:
         clearing = [m for m in cls.methods.values() if _clears_an_attribute(m)]
         if not clearing:
             continue
+        mro = index.mro(cls)
+        # ZeroMQ contexts and sockets only; and what a part that does not parse does is unknown.
+        if not any(uses_zeromq(klass.module) for klass in mro) or any(klass.module.broken_regions for klass in mro):
+            continue
         base_created = _base_created(index, cls)
         own_created: Dict[str, str] = {}
         for attr, values in cls.attributes.items():
@@ -1018,73 +1023,314 @@ def _find_clearings(index: ProjectIndex, module: ModuleInfo) -> List[Clearing]:
                 kind = _holding_kind(index, module, value)
                 if kind:
                     own_created.setdefault(attr, kind)
-        init_clearings: Dict[str, Tuple[ast.Assign, bool, str]] = {}
         for method in clearing:
             self_name = _self_name(method)
             if self_name is None:
                 continue
-            parents = _LazyParents(method.node)
             is_init = method.name == "__init__"
+            flow = _ClearingFlow(index, cls, method, self_name, base_created)
             live: Dict[str, str] = {} if is_init else {**base_created, **own_created}
-            cleared: Dict[str, Tuple[ast.Assign, bool, str]] = {}
-            reported: Set[int] = set()
-            for stmt, exprs in _statement_walk(method.node.body):
-                for expr in exprs if cleared else ():
-                    for node in ast.walk(expr):
-                        use = _attribute_use(node, self_name)
-                        if use is None or use[0] not in cleared:
-                            continue
-                        attr, method_name = use
-                        assign, had_live, kind = cleared[attr]
-                        if id(assign) in reported or _guards(node, parents, method.node, f"{self_name}.{attr}"):
-                            continue
-                        fix = _clearing_fix(had_live, kind, method_name)
-                        if fix is None and not had_live and method_name not in _SOCKET_USES and method_name != "socket":
-                            continue
-                        reported.add(id(assign))
-                        results.append(Clearing(assign, attr, node, fix, kind if had_live else _use_kind(method_name)))
-                if is_init and _calls_base_init(stmt):
-                    live.update(base_created)
-                if isinstance(stmt, ast.Assign):
-                    for target in stmt.targets:
-                        if not (isinstance(target, ast.Attribute) and dotted_name(target.value) == self_name):
-                            continue
-                        attr = target.attr
-                        if _is_none(stmt.value):
-                            cleared[attr] = (stmt, attr in live, live.get(attr, ""))
-                            live.pop(attr, None)
-                        else:
-                            cleared.pop(attr, None)
-                            kind = _holding_kind(index, module, stmt.value)
-                            if kind:
-                                live[attr] = kind
-                            else:
-                                live.pop(attr, None)
-            if is_init:
-                init_clearings = {a: c for a, c in cleared.items() if id(c[0]) not in reported}
-        # Cleared in __init__ and never set again anywhere in the hierarchy: every use is a crash.
-        for attr, (assign, had_live, kind) in init_clearings.items():
-            # Base classes' values were assigned before the clearing (their __init__ ran first);
-            # any non-None value of this class's own may come later and repair it.
-            if any(not _is_none(v) for v in cls.attributes.get(attr, [])):
+            exit_state = flow.block(method.node.body, _FlowState({}, live))
+            results.extend(flow.found)
+            if not is_init or exit_state is None:
                 continue
-            for method in cls.methods.values():
-                self_name = _self_name(method)
-                if method.name == "__init__" or self_name is None:
+            # Cleared in __init__ (on some path to its end) and never given another value by
+            # the class, its bases or the module: every unguarded use elsewhere is a crash.
+            reported = {id(c.assign) for c in flow.found}
+            for attr, (assign, had_live, kind) in exit_state.cleared.items():
+                if id(assign) in reported or _may_be_set_elsewhere(index, module, mro, attr):
                     continue
-                parents = _LazyParents(method.node)
-                for node in own_nodes(method.node):
-                    use = _attribute_use(node, self_name)
-                    if use and use[0] == attr and not _guards(node, parents, method.node, f"{self_name}.{attr}"):
-                        fix = _clearing_fix(had_live, kind, use[1])
-                        if fix is None and not had_live and use[1] not in _SOCKET_USES and use[1] != "socket":
-                            continue
-                        results.append(Clearing(assign, attr, node, fix, kind if had_live else _use_kind(use[1])))
+                # Each other method followed from its start with the attribute still None.
+                for other in cls.methods.values():
+                    other_self = _self_name(other)
+                    if other.name == "__init__" or other_self is None:
+                        continue
+                    later = _ClearingFlow(index, cls, other, other_self, {})
+                    later.block(other.node.body, _FlowState({attr: (assign, had_live, kind)}, {}))
+                    if later.found:
+                        results.append(later.found[0])
                         break
-                else:
-                    continue
-                break
     return results
+
+
+@dataclass
+class _FlowState:
+    """What may be None on some path to a point of a method, and what holds a context or
+    socket on every path."""
+
+    #: attr -> (the ``self.attr = None``, whether a context or socket was there, its kind)
+    cleared: Dict[str, Tuple[ast.Assign, bool, str]]
+    live: Dict[str, str]
+
+    def copy(self) -> "_FlowState":
+        return _FlowState(dict(self.cleared), dict(self.live))
+
+    def merge(self, other: Optional["_FlowState"]) -> "_FlowState":
+        if other is None:
+            return self
+        cleared = {**other.cleared, **self.cleared}
+        live = {k: v for k, v in self.live.items() if other.live.get(k) == v}
+        return _FlowState(cleared, live)
+
+
+def _merge(states: Iterable[Optional[_FlowState]]) -> Optional[_FlowState]:
+    result: Optional[_FlowState] = None
+    for state in states:
+        if state is not None:
+            result = state.copy() if result is None else result.merge(state)
+    return result
+
+
+class _ClearingFlow:
+    """Follows one method's statements along its paths (branches, loops, ``try`` / ``except``
+    / ``else``, early exits), reporting a use of ``self.X`` reachable from ``self.X = None``
+    with no other assignment on the way and no test of ``self.X`` guarding it."""
+
+    def __init__(self, index: ProjectIndex, cls: ClassInfo, method: FunctionInfo, self_name: str, base_created: Dict[str, str]):
+        self.index, self.cls, self.method, self.self_name = index, cls, method, self_name
+        self.base_created = base_created
+        self.parents = _LazyParents(method.node)
+        self.found: List[Clearing] = []
+        self._reported: Set[int] = set()
+
+    # statements ---------------------------------------------------------------------------
+
+    def block(self, body: Sequence[ast.stmt], state: Optional[_FlowState]) -> Optional[_FlowState]:
+        for stmt in body:
+            if state is None:
+                return None
+            state = self.statement(stmt, state)
+        return state
+
+    def statement(self, stmt: ast.stmt, state: _FlowState) -> Optional[_FlowState]:
+        if isinstance(stmt, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)):
+            return state
+        if isinstance(stmt, ast.If):
+            self.uses(stmt.test, state)
+            state = self.narrow(stmt.test, state)
+            return _merge([self.block(stmt.body, state.copy()), self.block(stmt.orelse, state.copy())])
+        if isinstance(stmt, (ast.For, ast.AsyncFor, ast.While)):
+            head = stmt.test if isinstance(stmt, ast.While) else stmt.iter
+            self.uses(head, state)
+            state = self.narrow(head, state)
+            first = self.block(stmt.body, state.copy())
+            again = self.block(stmt.body, _merge([state, first]) or state.copy())  # loop-carried
+            looped = _merge([state, first, again]) or state
+            infinite = isinstance(stmt, ast.While) and isinstance(stmt.test, ast.Constant) and bool(stmt.test.value)
+            if infinite:
+                return looped if _breaks(stmt.body) else None
+            return _merge([self.block(stmt.orelse, looped.copy()), looped])
+        if isinstance(stmt, (ast.With, ast.AsyncWith)):
+            for item in stmt.items:
+                self.uses(item.context_expr, state)
+            return self.block(stmt.body, state)
+        if isinstance(stmt, ast.Try) or type(stmt).__name__ == "TryStar":
+            before = state.copy()
+            after_body = self.block(stmt.body, state.copy())
+            # A handler may start from any point of the body: what the body cleared counts.
+            cleared_in_body = _FlowState({**before.cleared, **self._clearings_in(stmt.body)}, dict(before.live))
+            handler_entry = cleared_in_body.merge(after_body)
+            handlers = [self.block(h.body, handler_entry.copy()) for h in stmt.handlers]
+            after_else = self.block(stmt.orelse, after_body.copy()) if after_body is not None else None
+            ends = [after_else, *handlers]
+            if stmt.finalbody:
+                entry = _merge(ends) or handler_entry.copy()
+                final = self.block(stmt.finalbody, entry)
+                return final if any(e is not None for e in ends) else None
+            return _merge(ends)
+        if type(stmt).__name__ == "Match":
+            self.uses(stmt.subject, state)
+            return _merge([self.block(case.body, state.copy()) for case in stmt.cases] + [state])
+        if isinstance(stmt, (ast.Return, ast.Raise)):
+            self.uses(stmt, state)
+            return None
+        if isinstance(stmt, (ast.Break, ast.Continue)):
+            return None
+        self.uses(stmt, state, assignment=stmt)
+        if self.method.name == "__init__" and _calls_base_init(stmt):
+            state.live.update(self.base_created)
+        if isinstance(stmt, (ast.Assign, ast.AnnAssign, ast.AugAssign)):
+            self.assign(stmt, state)
+        return state
+
+    def assign(self, stmt: ast.stmt, state: _FlowState) -> None:
+        targets = stmt.targets if isinstance(stmt, ast.Assign) else [stmt.target]  # type: ignore[attr-defined]
+        value = getattr(stmt, "value", None)
+        for target in targets:
+            for element in _flatten(target):
+                if not (isinstance(element, ast.Attribute) and dotted_name(element.value) == self.self_name):
+                    continue
+                attr = element.attr
+                whole = element is target and not isinstance(stmt, ast.AugAssign)
+                if whole and _is_none(value):
+                    if isinstance(stmt, ast.Assign):
+                        state.cleared[attr] = (stmt, attr in state.live, state.live.get(attr, ""))
+                    state.live.pop(attr, None)
+                    continue
+                state.cleared.pop(attr, None)
+                kind = _holding_kind(self.index, self.cls.module, value) if whole and value is not None else None
+                if kind:
+                    state.live[attr] = kind
+                else:
+                    state.live.pop(attr, None)
+
+    def narrow(self, test: ast.expr, state: _FlowState) -> _FlowState:
+        """A test that mentions ``self.X`` checks it: from here on the code knows."""
+        text = ast.unparse(test)
+        checked = [attr for attr in state.cleared if f"{self.self_name}.{attr}" in text]
+        if not checked:
+            return state
+        state = state.copy()
+        for attr in checked:
+            del state.cleared[attr]
+        return state
+
+    def _clearings_in(self, body: Sequence[ast.stmt]) -> Dict[str, Tuple[ast.Assign, bool, str]]:
+        found = {}
+        for stmt, _ in _statement_walk(body):
+            if isinstance(stmt, ast.Assign) and _is_none(stmt.value):
+                for target in stmt.targets:
+                    if isinstance(target, ast.Attribute) and dotted_name(target.value) == self.self_name:
+                        found[target.attr] = (stmt, False, "")
+        return found
+
+    # uses ---------------------------------------------------------------------------------
+
+    def uses(self, expr: ast.AST, state: _FlowState, assignment: Optional[ast.stmt] = None) -> None:
+        if not state.cleared:
+            return
+        roots: List[ast.AST] = [expr]
+        if isinstance(assignment, (ast.Assign, ast.AnnAssign, ast.AugAssign)):
+            # What the statement reads (its value, a target's object or index), not the
+            # attribute it stores.
+            roots = [assignment.value] if assignment.value is not None else []  # type: ignore[union-attr]
+            targets = assignment.targets if isinstance(assignment, ast.Assign) else [assignment.target]  # type: ignore[attr-defined]
+            for target in targets:
+                for element in _flatten(target):
+                    if isinstance(element, (ast.Attribute, ast.Subscript)):
+                        roots.append(element.value)
+                        if isinstance(element, ast.Subscript):
+                            roots.append(element.slice)
+        for root in roots:
+            for node in walk(root):
+                use = _attribute_use(node, self.self_name)
+                if use is not None and use[0] in state.cleared:
+                    self.report(node, use, state)
+                elif (
+                    isinstance(node, ast.Call)
+                    and isinstance(node.func, ast.Attribute)
+                    and isinstance(node.func.value, ast.Name)
+                    and node.func.value.id == self.self_name
+                ):
+                    # ``self.setup()``: a method of the hierarchy using what was cleared (when
+                    # nothing else could have set it again meanwhile, or it held a context or
+                    # socket the clearing threw away).
+                    for attr, (_, had_live, _) in list(state.cleared.items()):
+                        if _guards(node, self.parents, self.method.node, f"{self.self_name}.{attr}"):
+                            continue
+                        if not had_live and _may_be_set_elsewhere(self.index, self.cls.module, self.index.mro(self.cls), attr):
+                            continue
+                        inner = _method_uses_first(self.index, self.cls, node.func.attr, attr, any_use=had_live)
+                        if inner is not None:
+                            self.report(node, (attr, inner[1]), state, inner_node=inner[0])
+
+    def report(self, node: ast.AST, use: Tuple[str, str], state: _FlowState, inner_node: Optional[ast.AST] = None) -> None:
+        attr, method_name = use
+        assign, had_live, kind = state.cleared[attr]
+        if id(assign) in self._reported:
+            return
+        if inner_node is None and _guards(node, self.parents, self.method.node, f"{self.self_name}.{attr}"):
+            return
+        evidence = kind if had_live else _zeromq_use_kind(inner_node or node, method_name)
+        if evidence is None:
+            return
+        self._reported.add(id(assign))
+        self.found.append(Clearing(assign, attr, node if inner_node is None else inner_node, _clearing_fix(had_live, kind, method_name), evidence))
+
+
+def _breaks(body: Sequence[ast.stmt]) -> bool:
+    """Does a ``break`` of this loop (not of a nested one) occur in ``body``?"""
+    stack = list(body)
+    while stack:
+        node = stack.pop()
+        if isinstance(node, ast.Break):
+            return True
+        if isinstance(node, (ast.For, ast.AsyncFor, ast.While, ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef, ast.Lambda)):
+            stack.extend(getattr(node, "orelse", []))
+            continue
+        stack.extend(ast.iter_child_nodes(node))
+    return False
+
+
+def _zeromq_use_kind(node: ast.AST, method_name: str) -> Optional[str]:
+    """"context" / "socket" when ``self.X.<method_name>(...)`` can only be a ZeroMQ context's
+    or socket's (``.socket(zmq.REP)``, ``.send_multipart``), else None: a standard-library
+    socket (``bind``, ``connect``, ``close`` ...) or a file set to None is not this rule's."""
+    if method_name == "socket":
+        return "context"
+    if method_name in _ZMQ_SOCKET_METHODS and method_name not in _ENDPOINT_METHODS:
+        return "socket"
+    return None
+
+
+def _may_be_set_elsewhere(index: ProjectIndex, module: ModuleInfo, mro: List[ClassInfo], attr: str) -> bool:
+    """Some other code may give ``self.attr`` a value: a non-None assignment in the class or a
+    base, a store of ``.attr`` elsewhere in the module, ``setattr`` / ``__dict__``."""
+    for klass in mro:
+        if any(not _is_none(v) for v in klass.attributes.get(attr, [])) or klass.dynamic_attributes:
+            return True
+    own = {id(t) for klass in mro for m in klass.methods.values() for t in _self_stores(m)}
+    return any(
+        isinstance(node, ast.Attribute) and node.attr == attr and not isinstance(node.ctx, ast.Load) and id(node) not in own
+        for node in module.nodes
+    )
+
+
+def _self_stores(method: FunctionInfo) -> List[ast.Attribute]:
+    self_name = _self_name(method)
+    return [
+        node for node in walk(method.node)
+        if isinstance(node, ast.Attribute) and not isinstance(node.ctx, ast.Load) and dotted_name(node.value) == self_name
+    ]
+
+
+def _method_uses_first(index: ProjectIndex, cls: ClassInfo, name: str, attr: str, any_use: bool, depth: int = 0) -> Optional[Tuple[ast.AST, str]]:
+    """``self.<name>()`` called after ``self.attr = None``: the unguarded ``self.attr.m`` the
+    method (found in the hierarchy; through the methods it calls, two levels deep) reaches
+    before assigning ``attr``, if any."""
+    method = index.find_method(cls, name) if depth <= 2 else None
+    if method is None:
+        return None
+    self_name = _self_name(method)
+    if self_name is None:
+        return None
+    parents = _LazyParents(method.node)
+    for stmt, exprs in _statement_walk(method.node.body):
+        for expr in exprs:
+            for node in walk(expr):
+                use = _attribute_use(node, self_name)
+                if use and use[0] == attr:
+                    if _guards(node, parents, method.node, f"{self_name}.{attr}"):
+                        return None
+                    if not any_use and _zeromq_use_kind(node, use[1]) is None:
+                        return None
+                    return node, use[1]
+                if (
+                    isinstance(node, ast.Call)
+                    and isinstance(node.func, ast.Attribute)
+                    and dotted_name(node.func.value) == self_name
+                    and node.func.attr != name
+                    and not _guards(node, parents, method.node, f"{self_name}.{attr}")
+                ):
+                    inner = _method_uses_first(index, cls, node.func.attr, attr, any_use, depth + 1)
+                    if inner is not None:
+                        return inner
+        if isinstance(stmt, (ast.Assign, ast.AnnAssign)) and any(
+            isinstance(t, ast.Attribute) and t.attr == attr and dotted_name(t.value) == self_name
+            for t in (stmt.targets if isinstance(stmt, ast.Assign) else [stmt.target])
+        ):
+            return None
+    return None
 
 
 def _clears_an_attribute(method: FunctionInfo) -> bool:
@@ -1097,10 +1343,6 @@ def _clears_an_attribute(method: FunctionInfo) -> bool:
             if any(isinstance(t, ast.Attribute) and dotted_name(t.value) == self_name for t in stmt.targets):
                 return True
     return False
-
-
-def _use_kind(method_name: str) -> str:
-    return "context" if method_name == "socket" else "socket"
 
 
 def _clearing_fix(had_live: bool, kind: str, method_name: str) -> Optional[str]:
@@ -1297,7 +1539,11 @@ def _find_undefined(index: ProjectIndex, module: ModuleInfo, hint: Optional[Read
                 library.append(base)
             if not resolvable:
                 break
-        if not resolvable:
+        # A part of the hierarchy's files that does not parse may assign anything: unknown.
+        if not resolvable or any(klass.module.broken_regions for klass in mro):
+            continue
+        # The rule is about ZeroMQ code: the class or a base lives in a module that uses it.
+        if not any(uses_zeromq(klass.module) for klass in mro):
             continue
         if hint is None:
             own = set(cls.attributes) | set(cls.methods)
@@ -1335,9 +1581,9 @@ def _find_undefined(index: ProjectIndex, module: ModuleInfo, hint: Optional[Read
         reads = [node for node in reads if node.attr not in known]
         if not reads or _composes_by_super(index, mro, walks) or any(_hands_itself_out(k) for k in mro):
             continue
-        if _calls_unknown_method(cls, known):
+        if _calls_unknown_method(cls, known) or _stateless(index, mro):
             continue
-        for node in reads:
+        for node in _zeromq_reads(module, cls, reads):
             results.append(UndefinedRead(node, node.attr, cls))
     results.sort(key=lambda r: (r.node.lineno, r.node.col_offset))
     return results
@@ -1489,6 +1735,111 @@ def _composes_by_super(index: ProjectIndex, mro: List[ClassInfo], walks: Optiona
     defined = {name for klass in mro for name in klass.methods} | set(dir(object))
     walks = walks if walks is not None else [_class_walk(index, klass) for klass in mro]
     return any(not walk.super_attrs <= defined for walk in walks)
+
+
+def uses_zeromq(module: ModuleInfo) -> bool:
+    """Does ``module`` import ZeroMQ, or import from a module named for it (``zmq_pool``)?"""
+    return any("zmq" in ref.module.lower() for ref in module.imports.values())
+
+
+def _stateless(index: ProjectIndex, mro: List[ClassInfo]) -> bool:
+    """No class of the hierarchy defines ``__init__`` or stores any ``self.X``: the state it
+    reads is put there by whatever it is mixed into or configured by (a mixin reading the
+    ``_fields`` of the ``namedtuple`` it joins, an extension class merged into a worker)."""
+    return not any("__init__" in klass.methods or "__new__" in klass.methods or _stores_self(klass) for klass in mro)
+
+
+def _stores_self(cls: ClassInfo) -> bool:
+    class_level = {
+        target.id
+        for stmt in cls.node.body
+        if isinstance(stmt, (ast.Assign, ast.AnnAssign))
+        for target in (stmt.targets if isinstance(stmt, ast.Assign) else [stmt.target])
+        if isinstance(target, ast.Name)
+    }
+    return any(name not in class_level for name in cls.attributes)
+
+
+#: Methods only a ZeroMQ socket has (their receiver is a socket), and those that take an
+#: endpoint as their first argument.
+_ZMQ_SOCKET_METHODS = frozenset({
+    "bind", "bind_to_random_port", "connect", "unbind", "disconnect", "send_string", "send_json",
+    "send_pyobj", "send_multipart", "send_serialized", "recv_string", "recv_json", "recv_pyobj",
+    "recv_multipart", "recv_serialized", "setsockopt", "setsockopt_string", "getsockopt",
+    "getsockopt_string", "subscribe", "unsubscribe", "get_monitor_socket", "disable_monitor",
+})
+_ENDPOINT_METHODS = frozenset({"bind", "bind_to_random_port", "connect", "unbind", "disconnect"})
+_CONTEXT_METHODS = frozenset({"socket", "term", "destroy"})
+#: Attribute names that say they hold a socket, a context or an endpoint.
+_ZMQ_ATTRIBUTE_NAME = re.compile(r"(?:^|_)(?:endpoints?|addr|address|sockets?|sock|context|ctx|port|zmq)(?:_|$)", re.I)
+
+
+def _zeromq_reads(module: ModuleInfo, cls: ClassInfo, reads: List[ast.Attribute]) -> List[ast.Attribute]:
+    """The ``reads`` of ``cls``'s own instance (not of a class or function nested in a method,
+    whose ``self`` is another object) whose attribute holds a ZeroMQ socket, context or
+    endpoint: by its use (the receiver of a socket or context method, in the endpoint of a
+    ``bind`` / ``connect``, an argument of a call that makes a socket) or by its name."""
+    if not reads:
+        return reads
+    parents = _parents(cls.node)
+    kept = []
+    for node in reads:
+        self_name = node.value.id  # type: ignore[attr-defined]
+        if _in_foreign_scope(node, self_name, parents, cls.node):
+            continue
+        if _ZMQ_ATTRIBUTE_NAME.search(node.attr) or _zeromq_use(node, parents):
+            kept.append(node)
+    return kept
+
+
+def _in_foreign_scope(node: ast.AST, self_name: str, parents: Dict[ast.AST, ast.AST], top: ast.ClassDef) -> bool:
+    """Is ``node`` inside a class nested in a method, or a nested function or lambda that
+    takes its own ``self_name`` parameter?"""
+    current = parents.get(node)
+    method_seen = False
+    while current is not None and current is not top:
+        parent = parents.get(current)
+        if isinstance(current, ast.ClassDef):
+            return True
+        if isinstance(current, (ast.FunctionDef, ast.AsyncFunctionDef, ast.Lambda)):
+            if parent is top:
+                method_seen = True
+            else:
+                args = current.args
+                if any(a.arg == self_name for a in [*args.posonlyargs, *args.args, *args.kwonlyargs]):
+                    return True
+        current = parent
+    return not method_seen
+
+
+def _zeromq_use(node: ast.AST, parents: Dict[ast.AST, ast.AST]) -> bool:
+    parent = parents.get(node)
+    if isinstance(parent, ast.Attribute) and parent.value is node:
+        call = parents.get(parent)
+        if isinstance(call, ast.Call) and call.func is parent:
+            return parent.attr in _ZMQ_SOCKET_METHODS or parent.attr in _CONTEXT_METHODS
+        return False
+    # Inside an argument: climb through the expressions that build an endpoint text.
+    child, current = node, parent
+    while isinstance(current, (ast.JoinedStr, ast.FormattedValue, ast.BinOp, ast.Tuple)) or (
+        isinstance(current, ast.Call) and child is not current.func and _formats_text(current)
+    ):
+        child, current = current, parents.get(current)
+    if isinstance(current, ast.keyword):
+        child, current = current, parents.get(current)
+    if not isinstance(current, ast.Call) or child is current.func:
+        return False
+    func = current.func
+    name = (func.attr if isinstance(func, ast.Attribute) else dotted_name(func) or "").lower()
+    if isinstance(func, ast.Attribute) and func.attr in _ENDPOINT_METHODS:
+        return True
+    return "socket" in name or "zmq" in name
+
+
+def _formats_text(call: ast.Call) -> bool:
+    """``"tcp://{}:{}".format(...)``, ``str(port)``."""
+    func = call.func
+    return (isinstance(func, ast.Attribute) and func.attr == "format") or (isinstance(func, ast.Name) and func.id == "str")
 
 
 def _slots(cls: ClassInfo) -> Set[str]:

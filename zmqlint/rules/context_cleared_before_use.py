@@ -23,12 +23,17 @@ class ContextClearedBeforeUse(Rule):
     """Flags a zmq context or socket attribute set to `None` and then used.
 
     ## What it does
-    Reports `self.X = None` where `self.X` holds a zmq `Context` or socket at that point (set
-    earlier in the method, or created by a base class's `__init__` that already ran), when
-    `self.X` is then used (`self.X.socket(...)`, `self.X.bind(...)`) without being set again —
-    later in the same method, or in another method when the clearing is in `__init__` and
-    nothing sets it again. Also reports `self.X = None` followed by `self.X.socket(...)`.
-    Uses guarded by a test of `self.X` are not reported.
+    Reports `self.X = None` when a use of `self.X` as a ZeroMQ context or socket is reachable
+    from it with no other assignment on the way: later in the same method along some path
+    (branches, loops, `try` / `except` / `else` followed as they run: the `else:` of a failed
+    bind never sees the `None` its handler set), in a method of the class hierarchy the
+    method calls next (a subclass clearing the context its base created before the base's
+    set-up uses it), or in another method when the clearing is in `__init__` and nothing in
+    the class, its bases or the module ever gives `X` another value. A use guarded by a test
+    of `self.X` (`if self.X:`, `is not None`, an early return) is not reported. The attribute
+    must hold a ZeroMQ context or socket there (created earlier, or by a base class's
+    `__init__`), or be used in a way only one allows (`.socket(...)`, `.send_multipart`,
+    `.setsockopt`): a standard-library socket or a file set to None is not this rule's.
 
     ## Why is this bad?
     The next use raises `AttributeError: 'NoneType' object has no attribute 'socket'`. In the

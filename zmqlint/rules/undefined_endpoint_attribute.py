@@ -25,15 +25,24 @@ class UndefinedEndpointAttribute(Rule):
     """Flags `self.X` read where no class in the hierarchy ever assigns `X`.
 
     ## What it does
-    Reports a read of `self.X` in a method when neither the class nor any of its base classes
-    (followed across modules, including imports rooted at folders the program puts on
-    `sys.path`) assigns `X` — as `self.X = ...`, a class attribute, a method or property —
-    and every base class is either in the project or a library class whose attributes are
-    known (`object`, `threading.Thread`, `abc.ABC`, `Exception`). It stays silent when
-    attributes can appear by means it cannot see: `__getattr__`, `setattr`, `__dict__`,
-    `__slots__` names, `hasattr`/`getattr` probes, class decorators and metaclasses, and on
-    classes that look abstract or are subclassed in the same module (a base class may read
-    what its subclasses define).
+    Reports a read of `self.X` in a method of ZeroMQ code when `X` holds a socket, a context or
+    an endpoint — by its use (the receiver of `bind`, `connect`, `send_multipart`,
+    `setsockopt` or `socket(...)`, a part of the address given to `bind` / `connect`, an
+    argument of a call that makes a socket) or by its name (`endpoint`, `addr`, `socket`,
+    `context`, `port`, ...) — and neither the class nor any of its base classes (followed
+    across modules, including imports rooted at folders the program puts on `sys.path`)
+    assigns `X`: as `self.X = ...`, a class attribute, a method or property. Every base class
+    must be in the project or a library class whose attributes are known (`object`,
+    `threading.Thread`, `abc.ABC`, `Exception`). Attributes that hold anything else are left
+    to type checkers.
+
+    It stays silent when attributes can appear by means it cannot see: `__getattr__`,
+    `setattr`, `__dict__` / `vars(self)` updates, `__slots__` it cannot read, `hasattr` /
+    `getattr` probes, class decorators and metaclasses; on classes that look abstract, are
+    subclassed in the same module, or keep no state of their own (a mixin reading what the
+    class it joins defines); on reads inside a class or function nested in a method (their
+    `self` is another object); and when a file of the hierarchy has a part that does not
+    parse (it may assign anything; the E999 says so).
 
     ## Why is this bad?
     The read raises `AttributeError` the first time it runs. In the field report an agent
