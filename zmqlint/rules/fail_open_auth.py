@@ -191,6 +191,51 @@ class FailOpenAuth(Rule):
         ),
         Valid(
             """
+            # A client session sends basic auth when its URL carries a password: it guards nothing.
+            from urllib.parse import urlparse
+
+            import requests
+            from requests.auth import HTTPBasicAuth
+
+            class HttpSession(requests.Session):
+                def __init__(self, base_url):
+                    super().__init__()
+                    parsed = urlparse(base_url)
+                    if parsed.username and parsed.password:
+                        self.auth = HTTPBasicAuth(parsed.username, parsed.password)
+            """
+        ),
+        Valid(
+            """
+            # A helper that returns no client auth when no password is given.
+            import httpx
+
+            def client_auth(user, password):
+                if not password:
+                    return None
+                if not user:
+                    raise ValueError("a password needs a user")
+                return httpx.BasicAuth(user, password)
+            """
+        ),
+        Valid(
+            """
+            # A pagination token is no credential check.
+            class Paginator:
+                def __init__(self, starting_token=None):
+                    self._starting_token = starting_token
+
+                def _parse_starting_token(self):
+                    if self._starting_token is None:
+                        return None
+                    try:
+                        return decode(self._starting_token)
+                    except ValueError:
+                        raise InvalidToken(self._starting_token)
+            """
+        ),
+        Valid(
+            """
             def count_tokens(text, max_tokens=None):
                 if not max_tokens:
                     return True
@@ -511,6 +556,10 @@ class FailOpenAuth(Rule):
         """(what the code does, whether it happens per request) when it fails open."""
         function = self._enclosing(node, cst.FunctionDef)
         key_text = code_of(key)
+        # Credentials this code *sends* (a client session's auth, a helper building it) guard
+        # nothing here: fail-open is a server accepting requests when its own key is missing.
+        if self._client_side(key, function, [*branch, *_statements(node.body)]):
+            return None
         returns = [s for s in branch if isinstance(s, cst.Return)]
         if function is not None and returns:
             value = returns[0].value
@@ -518,7 +567,11 @@ class FailOpenAuth(Rule):
                 return f"returns True without checking anything when `{key_text}` is missing", True
             if value is not None and _calls_next(value):
                 return f"passes the request to the next handler unchecked when `{key_text}` is missing", True
-            if (value is None or m.matches(value, m.Name("None"))) and _own_nodes(function, cst.Raise):
+            if (
+                (value is None or m.matches(value, m.Name("None")))
+                and _own_nodes(function, cst.Raise)
+                and (_checks_requests(function) or self._presented_by_request(key))
+            ):
                 return f"returns early, letting the request through, when `{key_text}` is missing", True
         for stmt in branch:
             if isinstance(stmt, (cst.Assign, cst.AnnAssign)) and _disables(stmt):
@@ -529,6 +582,23 @@ class FailOpenAuth(Rule):
         if not missing and _installs_guard(_statements(node.body)):
             return f"adds authentication only when `{key_text}` is set", False
         return None
+
+    def _client_side(self, key: cst.BaseExpression, function: Optional[cst.CSTNode], statements: Sequence[cst.CSTNode]) -> bool:
+        """The credential is one this code presents to a server: set on a client session (a
+        class deriving from ``requests.Session``, ``httpx.Client``...), turned into a client
+        auth object (``HTTPBasicAuth(user, password)``, ``session.auth = (user, password)``),
+        returned as one by a helper, or read from a URL's ``.username`` / ``.password``."""
+        cls = self._enclosing(key, cst.ClassDef)
+        if isinstance(cls, cst.ClassDef) and any(_last_name(b.value) in _CLIENT_CLASSES for b in cls.bases):
+            return True
+        if isinstance(key, cst.Attribute) and key.attr.value in ("password", "username", "user") and function is not None:
+            base = code_of(key.value)
+            for assign in _own_nodes(function, cst.Assign):
+                if any(code_of(t.target) == base for t in assign.targets) and isinstance(assign.value, cst.Call):
+                    if _last_name(assign.value.func) in _URL_PARSERS:
+                        return True
+        scope = [*statements, *(_own_nodes(function, cst.Return) if function is not None else [])]
+        return any(_builds_client_auth(stmt) for stmt in scope)
 
     def _following(self, node: cst.If) -> List[cst.CSTNode]:
         """The statements after ``node`` (the `if` being visited) in its block; none for an
@@ -630,6 +700,42 @@ class FailOpenAuth(Rule):
 
 
 # -- helpers over CST nodes ---------------------------------------------------------------------
+
+
+#: Client sessions: whatever auth they hold is sent, not checked.
+_CLIENT_CLASSES = {"Session", "Client", "AsyncClient", "ClientSession", "HTTPConnectionPool", "PoolManager"}
+#: Client auth objects of requests, httpx, aiohttp, urllib3 and requests-oauthlib.
+_CLIENT_AUTH = {"HTTPBasicAuth", "HTTPDigestAuth", "HTTPProxyAuth", "BasicAuth", "DigestAuth", "OAuth1", "OAuth2Session", "make_headers"}
+_URL_PARSERS = {"urlparse", "urlsplit", "make_url", "parse_url", "URL"}
+#: Words of a function that checks an incoming request.
+_CHECK_WORDS = {"verify", "check", "authenticate", "authorize", "authorise", "validate", "require", "guard", "dispatch", "middleware", "auth", "permission", "permissions", "allowed"}
+_REQUEST_PARAM_NAMES = {"request", "req", "scope", "environ", "headers", "handler", "websocket", "ws", "context"}
+
+
+def _builds_client_auth(stmt: cst.CSTNode) -> bool:
+    """A client auth object built (``HTTPBasicAuth(user, pw)``) or ``x.auth = (user, pw)``."""
+    for node in _subexpressions(stmt):
+        if isinstance(node, cst.Call) and _last_name(node.func) in _CLIENT_AUTH:
+            return True
+        if isinstance(node, cst.Assign) and isinstance(node.value, cst.Tuple) and any(
+            _last_name(t.target) == "auth" for t in node.targets
+        ):
+            return True
+    return False
+
+
+def _checks_requests(function: cst.FunctionDef) -> bool:
+    """Does ``function`` look like a check of incoming requests: named for one, or taking the
+    request (``request``, ``scope``, ``environ``, a ``Header(...)`` parameter)?"""
+    if set(_words(function.name.value)) & _CHECK_WORDS:
+        return True
+    params = [*function.params.posonly_params, *function.params.params, *function.params.kwonly_params]
+    for param in params:
+        if param.name.value in _REQUEST_PARAM_NAMES:
+            return True
+        if isinstance(param.default, cst.Call) and _last_name(param.default.func) in _REQUEST_PARAMS:
+            return True
+    return False
 
 
 def _is_require_call(node: Optional[cst.CSTNode]) -> bool:
