@@ -1,0 +1,435 @@
+"""False-finding families seen on real ZeroMQ code, each as minimal real-looking code.
+
+Every silent case has a reporting twin that differs only in what makes the family: the test
+fails if the rule goes silent everywhere as much as if it reports the family again.
+"""
+
+from __future__ import annotations
+
+import pytest
+
+from zmqlint.rule import dedent
+
+from conftest import findings_of, lint_tree, write_tree
+
+
+def _found(tmp_path, files, code, path="agent.py"):
+    write_tree(tmp_path, files)
+    result = lint_tree(tmp_path, select=[code, "E999"], paths=[path])
+    return [(f.code, f.line) for f in result.findings if f.code in (code, "E999")]
+
+
+# -- ZMQ104: attributes nobody assigns ---------------------------------------------------------
+
+AGENT_NEEDS_ENDPOINT = '''
+    import zmq
+
+
+    class Agent:
+        def __init__(self, port):
+            self.context = zmq.Context.instance()
+            self.port = port
+    {assignment}
+        def start(self):
+            self.sock = self.context.socket(zmq.REP)
+            self.sock.bind(self.endpoint)
+'''
+
+
+def test_zmq104_an_assignment_in_a_part_that_does_not_parse_makes_never_assigned_unknown(tmp_path):
+    broken = AGENT_NEEDS_ENDPOINT.format(assignment='        self.endpoint = f"tcp://127.0.0.1:{port}"  )\n')
+    assert _found(tmp_path, {"agent.py": broken}, "ZMQ104") == [("E999", 8)]
+
+
+def test_zmq104_the_same_agent_without_the_assignment_is_reported(tmp_path):
+    missing = AGENT_NEEDS_ENDPOINT.format(assignment="")
+    assert _found(tmp_path, {"agent.py": missing}, "ZMQ104") == [("ZMQ104", 11)]
+
+
+def test_zmq104_a_broken_part_of_a_base_class_file_makes_its_attributes_unknown(tmp_path):
+    files = {
+        "base.py": """
+            import zmq
+
+            class BaseAgent:
+                def __init__(self, port):
+                    self.context = zmq.Context.instance()
+                    self.endpoint = f"tcp://127.0.0.1:{port}"
+                    self.health = {"ok": True
+        """,
+        "agent.py": """
+            import zmq
+            from base import BaseAgent
+
+            class Agent(BaseAgent):
+                def start(self):
+                    self.sock = self.context.socket(zmq.REP)
+                    self.sock.bind(self.reply_endpoint)
+        """,
+    }
+    assert _found(tmp_path, files, "ZMQ104") == []
+    files["base.py"] = files["base.py"].replace('{"ok": True', '{"ok": True}')
+    assert _found(tmp_path, files, "ZMQ104") == [("ZMQ104", 7)]
+
+
+HEALTH_SERVER = '''
+    import threading
+    from http.server import BaseHTTPRequestHandler, HTTPServer
+
+    import zmq
+
+
+    class Agent:
+        def __init__(self, port):
+            self.context = zmq.Context.instance()
+            self.port = port
+
+        def start_health_server(self):
+            agent = self
+
+            class Health(BaseHTTPRequestHandler):
+                def do_GET(self):
+                    self.send_response(200)
+                    self.end_headers()
+                    self.wfile.write(f"{{agent.port}} {{self.client_address[0]}}".encode())
+
+            server = HTTPServer(("127.0.0.1", {port}), Health)
+            threading.Thread(target=server.serve_forever, daemon=True).start()
+'''
+
+
+def test_zmq104_a_class_nested_in_a_method_reads_its_own_self(tmp_path):
+    assert _found(tmp_path, {"agent.py": HEALTH_SERVER.format(port="self.port + 1")}, "ZMQ104") == []
+
+
+def test_zmq104_the_enclosing_class_reading_what_it_never_set_is_still_reported(tmp_path):
+    code = HEALTH_SERVER.format(port="self.health_port")
+    assert _found(tmp_path, {"agent.py": code}, "ZMQ104") == [("ZMQ104", 21)]
+
+
+def test_zmq104_a_nested_function_taking_its_own_self_is_another_object(tmp_path):
+    code = '''
+        import zmq
+
+        class Agent:
+            def __init__(self):
+                self.context = zmq.Context.instance()
+
+            def handler_class(self):
+                def do_GET(self):
+                    return self.client_address
+                return type("Handler", (object,), {"do_GET": do_GET})
+    '''
+    assert _found(tmp_path, {"agent.py": code}, "ZMQ104") == []
+
+
+@pytest.mark.parametrize(
+    "mixin",
+    [
+        # a mixin joining a namedtuple: its state is the tuple's fields
+        """
+        class Addressing:
+            def endpoint(self):
+                return "tcp://%s:%d" % (self.host, self.port)
+
+            def connect(self, sock):
+                sock.connect(self.endpoint())
+                return sock.setsockopt(zmq.LINGER, 0) or self.socket_options
+        """,
+        # attributes that come from __getattr__
+        """
+        class Addressing:
+            def __init__(self, config):
+                self._config = config
+
+            def __getattr__(self, name):
+                return self._config[name]
+
+            def connect(self, sock):
+                sock.connect(self.endpoint)
+        """,
+        # slots named by a module-level constant
+        """
+        FIELDS = ("endpoint", "port")
+
+        class Addressing:
+            __slots__ = FIELDS
+
+            def __init__(self, **values):
+                for key in FIELDS:
+                    object.__setattr__(self, key, values[key])
+
+            def connect(self, sock):
+                sock.connect(self.endpoint)
+        """,
+        # setattr / __dict__.update / vars(self).update
+        """
+        class Addressing:
+            def __init__(self, **values):
+                self.__dict__.update(values)
+
+            def connect(self, sock):
+                sock.connect(self.endpoint)
+        """,
+        """
+        class Addressing:
+            def __init__(self, **values):
+                vars(self).update(values)
+
+            def connect(self, sock):
+                sock.connect(self.endpoint)
+        """,
+        """
+        class Addressing:
+            def __init__(self, **values):
+                for key, value in values.items():
+                    setattr(self, key, value)
+
+            def connect(self, sock):
+                sock.connect(self.endpoint)
+        """,
+        # a base the index cannot resolve
+        """
+        from vendor.transport import Transport
+
+        class Addressing(Transport):
+            def __init__(self):
+                super().__init__()
+
+            def connect(self, sock):
+                sock.connect(self.endpoint)
+        """,
+    ],
+    ids=["namedtuple-mixin", "getattr", "slots-elsewhere", "dict-update", "vars-update", "setattr", "unresolvable-base"],
+)
+def test_zmq104_mixins_and_dynamic_classes(tmp_path, mixin):
+    code = "import zmq\nfrom collections import namedtuple\n" + mixin.replace("\n        ", "\n") + (
+        '\n\nclass Peer(Addressing, namedtuple("Peer", "host port socket_options")):\n    pass\n'
+        if "class Addressing:\n    def endpoint" in mixin.replace("\n        ", "\n")
+        else ""
+    )
+    (tmp_path / "agent.py").write_text(code)
+    result = lint_tree(tmp_path, select=["ZMQ104"], paths=["agent.py"])
+    assert findings_of(result, "ZMQ104") == []
+
+
+def test_zmq104_a_class_with_state_of_its_own_that_lacks_the_endpoint_is_reported(tmp_path):
+    code = '''
+        import zmq
+
+        class Addressing:
+            def __init__(self, host):
+                self.host = host
+
+            def connect(self, sock):
+                sock.connect(self.endpoint)
+    '''
+    assert _found(tmp_path, {"agent.py": code}, "ZMQ104") == [("ZMQ104", 8)]
+
+
+def test_zmq104_reports_only_what_holds_a_socket_a_context_or_an_endpoint(tmp_path):
+    # The standard library's test_importlib shape: `self.machinery` / `self.util` come from a
+    # test-class factory. Not an endpoint; type checkers are for generic attributes.
+    code = '''
+        import zmq
+
+        class PathEntryFinderTests:
+            def __init__(self):
+                self.sock = zmq.Context.instance().socket(zmq.REQ)
+
+            def test_finder(self):
+                finder = self.machinery.FileFinder(self.path_location)
+                self.util.check(finder)
+                self.sock.connect(self.server_address)
+                self.sock.send(self.payload)
+    '''
+    assert _found(tmp_path, {"agent.py": code}, "ZMQ104") == [("ZMQ104", 10)]  # self.server_address
+
+
+def test_zmq104_is_silent_on_modules_that_do_not_use_zeromq(tmp_path):
+    code = '''
+        class Client:
+            def __init__(self):
+                self.timeout = 3
+
+            def start(self, sock):
+                sock.connect(self.endpoint)
+    '''
+    assert _found(tmp_path, {"agent.py": code}, "ZMQ104") == []
+    assert _found(tmp_path, {"agent.py": "import zmq\n" + dedent(code)}, "ZMQ104") == [("ZMQ104", 7)]
+
+
+# -- ZMQ103: a context or socket set to None, then used ----------------------------------------
+
+
+def test_zmq103_placeholder_none_assigned_before_use_by_another_method(tmp_path):
+    code = '''
+        import zmq
+
+        class Client:
+            def __init__(self, endpoint):
+                self.context = zmq.Context.instance()
+                self.endpoint = endpoint
+                self.sock = None
+
+            def connect(self):
+                self.sock = self.context.socket(zmq.REQ)
+                self.sock.connect(self.endpoint)
+
+            def request(self, payload):
+                self.sock.send_multipart([payload])
+                return self.sock.recv_multipart()
+    '''
+    assert _found(tmp_path, {"agent.py": code}, "ZMQ103") == []
+    never_set = code.replace("self.sock = self.context.socket(zmq.REQ)", "sock = self.context.socket(zmq.REQ)").replace(
+        "self.sock.connect(self.endpoint)", "sock.connect(self.endpoint)"
+    )
+    assert _found(tmp_path, {"agent.py": never_set}, "ZMQ103") == [("ZMQ103", 7)]
+
+
+@pytest.mark.parametrize(
+    "guard",
+    [
+        "if self.sock:\n            self.sock.send_multipart([b'x'])",
+        "if self.sock is not None:\n            self.sock.send_multipart([b'x'])",
+        "if self.sock is None:\n            return\n        self.sock.send_multipart([b'x'])",
+        "self.sock and self.sock.send_multipart([b'x'])",
+    ],
+    ids=["truthiness", "is-not-none", "early-return", "and"],
+)
+def test_zmq103_every_use_guarded(tmp_path, guard):
+    code = (
+        "import zmq\n\n\nclass Publisher:\n    def __init__(self):\n        self.sock = None\n\n"
+        f"    def publish(self):\n        {guard}\n"
+    )
+    (tmp_path / "agent.py").write_text(code)
+    assert findings_of(lint_tree(tmp_path, select=["ZMQ103"], paths=["agent.py"]), "ZMQ103") == []
+    unguarded = code.split("    def publish")[0] + "    def publish(self):\n        self.sock.send_multipart([b'x'])\n"
+    (tmp_path / "agent.py").write_text(unguarded)
+    assert [f.line for f in findings_of(lint_tree(tmp_path, select=["ZMQ103"], paths=["agent.py"]), "ZMQ103")] == [6]
+
+
+FAILED_BIND = '''
+    import zmq
+
+    class Publisher:
+        def __init__(self, context, endpoint):
+            self.sock = context.socket(zmq.PUB)
+            try:
+                self.sock.bind(endpoint)
+            except zmq.ZMQError:
+                self.sock = None
+            {after}
+'''
+
+
+def test_zmq103_the_else_branch_after_a_failed_bind_never_sees_the_none(tmp_path):
+    code = FAILED_BIND.format(after="else:\n                self.sock.setsockopt(zmq.LINGER, 0)")
+    assert _found(tmp_path, {"agent.py": code}, "ZMQ103") == []
+
+
+def test_zmq103_a_use_after_the_try_is_reachable_from_the_none(tmp_path):
+    code = FAILED_BIND.format(after="self.sock.setsockopt(zmq.LINGER, 0)")
+    assert _found(tmp_path, {"agent.py": code}, "ZMQ103") == [("ZMQ103", 9)]
+
+
+def test_zmq103_a_standard_library_socket_is_not_its_business(tmp_path):
+    code = '''
+        import socket
+        import zmq
+
+        class Watchdog:
+            def __init__(self, context):
+                self.context = context
+                self.sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+                try:
+                    self.sock.bind(("127.0.0.1", 0))
+                except OSError:
+                    self.sock = None
+                self.sock.settimeout(1)
+    '''
+    assert _found(tmp_path, {"agent.py": code}, "ZMQ103") == []
+    zmq_socket = code.replace("socket.socket(socket.AF_INET, socket.SOCK_DGRAM)", "context.socket(zmq.SUB)").replace(
+        'self.sock.settimeout(1)', "self.sock.setsockopt(zmq.RCVTIMEO, 1000)"
+    )
+    assert _found(tmp_path, {"agent.py": zmq_socket}, "ZMQ103") == [("ZMQ103", 11)]
+
+
+def test_zmq103_a_subclass_clearing_the_context_before_the_base_setup_uses_it(tmp_path):
+    files = {
+        "base.py": """
+            import zmq
+
+            class BaseAgent:
+                def __init__(self):
+                    self.context = zmq.Context.instance()
+
+                def setup(self):
+                    self.sock = self.context.socket(zmq.REP)
+        """,
+        "agent.py": """
+            import zmq
+            from base import BaseAgent
+
+            class Agent(BaseAgent):
+                def __init__(self):
+                    super().__init__()
+                    self.context = None
+                    self.setup()
+        """,
+    }
+    assert _found(tmp_path, files, "ZMQ103") == [("ZMQ103", 7)]
+    files["agent.py"] = files["agent.py"].replace("self.context = None\n", "self.context = zmq.Context()\n")
+    assert _found(tmp_path, files, "ZMQ103") == []
+
+
+# -- SEC402: credentials a client sends are not a server failing open -------------------------
+
+SESSION = '''
+    from urllib.parse import urlparse
+
+    import requests
+    from requests.auth import HTTPBasicAuth
+
+
+    class {name}({base}):
+        def __init__(self, base_url, app=None):
+            super().__init__()
+            parsed = urlparse(base_url)
+            if parsed.password:
+                {install}
+'''
+
+
+def test_sec402_a_client_session_adding_auth_only_with_a_password(tmp_path):
+    code = SESSION.format(name="HttpSession", base="requests.Session", install="self.auth = HTTPBasicAuth(parsed.username, parsed.password)")
+    assert _found(tmp_path, {"agent.py": code}, "SEC402") == []
+
+
+def test_sec402_a_server_adding_its_auth_middleware_only_with_a_key_is_reported(tmp_path):
+    code = SESSION.format(name="Service", base="object", install="app.add_middleware(TokenMiddleware, token=parsed.password)")
+    code = code.replace("parsed = urlparse(base_url)", "parsed = settings").replace("parsed.password", "parsed.api_token")
+    assert _found(tmp_path, {"agent.py": code}, "SEC402") == [("SEC402", 11)]
+
+
+HELPER = '''
+    import httpx
+
+
+    def {name}({params}):
+        if not password:
+            return None
+        if not user:
+            raise ValueError("a password needs a user")
+        return {result}
+'''
+
+
+def test_sec402_a_helper_returning_no_client_auth_without_a_password(tmp_path):
+    code = HELPER.format(name="client_auth", params="user, password", result="httpx.BasicAuth(user, password)")
+    assert _found(tmp_path, {"agent.py": code}, "SEC402") == []
+
+
+def test_sec402_a_request_check_letting_requests_through_without_a_password_is_reported(tmp_path):
+    code = HELPER.format(name="verify_password", params="request, user, password", result="check(request, user, password)")
+    assert _found(tmp_path, {"agent.py": code}, "SEC402") == [("SEC402", 5)]
