@@ -277,6 +277,51 @@ def _function_thread_starts(index: ProjectIndex, function: FunctionInfo, cls: Op
     return starts
 
 
+def is_daemon(index: ProjectIndex, start: ThreadStart) -> bool:
+    """Is the thread ``start`` creates a daemon: ``Thread(..., daemon=True)``, then
+    ``t.daemon = True`` / ``t.setDaemon(True)`` on the name or attribute holding it in the
+    creating function, or a ``threading.Thread`` subclass passing ``daemon=True`` to its base
+    or setting ``self.daemon = True``? Executor workers and timers are not."""
+    if start.kind == "subclass":
+        cls = start.body.owner
+        init = index.find_method(cls, "__init__") if cls is not None else None
+        return init is not None and _sets_daemon(init.node, self_name(init.node), None)
+    if start.kind != "thread" or start.creation is None:
+        return False
+    if any(kw.arg == "daemon" and _true(kw.value) for kw in start.creation.keywords):
+        return True
+    creator = start.creator
+    if creator is None:
+        return False
+    holder: Optional[str] = None
+    for node in walk(creator.node):
+        if isinstance(node, (ast.Assign, ast.AnnAssign)) and node.value is start.creation:
+            targets = node.targets if isinstance(node, ast.Assign) else [node.target]
+            holder = dotted_name(targets[0])
+    return holder is not None and _sets_daemon(creator.node, None, holder)
+
+
+def _true(node: Optional[ast.AST]) -> bool:
+    return isinstance(node, ast.Constant) and node.value is True
+
+
+def _sets_daemon(function: FunctionNode, sid: Optional[str], holder: Optional[str]) -> bool:
+    """``<holder>.daemon = True`` / ``<holder>.setDaemon(True)`` in ``function``; with ``sid``
+    (a Thread subclass's ``__init__``): ``self.daemon = True`` or ``super().__init__(daemon=True)``."""
+    for node in walk(function):
+        if isinstance(node, ast.Assign) and _true(node.value):
+            for target in node.targets:
+                if isinstance(target, ast.Attribute) and target.attr == "daemon":
+                    if dotted_name(target.value) in (holder, sid):
+                        return True
+        elif isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute):
+            if node.func.attr == "setDaemon" and node.args and _true(node.args[0]) and dotted_name(node.func.value) in (holder, sid):
+                return True
+            if sid is not None and node.func.attr == "__init__" and any(kw.arg == "daemon" and _true(kw.value) for kw in node.keywords):
+                return True
+    return False
+
+
 def calls_on_self(index: ProjectIndex, cls: ClassInfo, body: Body) -> List[Body]:
     """The functions ``body`` calls on ``self`` / ``super()`` (and nested defs it calls)."""
     found: List[Body] = []

@@ -3,7 +3,7 @@ from __future__ import annotations
 import ast
 import bisect
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, List, Optional, Set, Tuple
+from typing import TYPE_CHECKING, Dict, List, Optional, Set, Tuple
 
 import libcst as cst
 
@@ -51,7 +51,8 @@ class ThreadNeverJoined(NodeFinder, Rule):
     set to `True`/`False`. When a signal is read by the body of a started thread kept in an
     attribute — of this object, or of an object it holds (`self.servicer._sweeper_stop.set()`
     for a thread in `self.servicer._sweeper`, whose class may live in another module) — and
-    nothing on the stop path joins that thread, the signal is reported.
+    nothing on the stop path joins that thread, the signal is reported: once per thread and
+    stop method, at the last signal it sends that thread (a flag, then the event it waits on).
 
     ## Why is this bad?
     `set()` only asks the thread to finish. The stop method returns while the thread may still
@@ -363,6 +364,54 @@ class ThreadNeverJoined(NodeFinder, Rule):
                         self._timer.join(timeout=5.0)
             """,
         ),
+        # A flag, then the event the thread waits on: one finding, at the last signal, and the
+        # join after it (a join between the two would wait for the event).
+        Invalid(
+            """
+            import threading
+
+            class SigintHandler:
+                def __enter__(self):
+                    self._released = False
+                    self._request = threading.Event()
+                    self._watcher = threading.Thread(target=self._watch, daemon=True)
+                    self._watcher.start()
+                    return self
+
+                def _watch(self):
+                    while not self._released:
+                        self._request.wait()
+                        self._request.clear()
+
+                def __exit__(self, *exc):
+                    self._released = True
+                    self._request.set()
+            """,
+            line=18,
+            count=1,
+            expected_fix="""
+            import threading
+
+            class SigintHandler:
+                def __enter__(self):
+                    self._released = False
+                    self._request = threading.Event()
+                    self._watcher = threading.Thread(target=self._watch, daemon=True)
+                    self._watcher.start()
+                    return self
+
+                def _watch(self):
+                    while not self._released:
+                        self._request.wait()
+                        self._request.clear()
+
+                def __exit__(self, *exc):
+                    self._released = True
+                    self._request.set()
+                    if getattr(self, "_watcher", None) is not None:
+                        self._watcher.join(timeout=5.0)
+            """,
+        ),
         # Signalled from __del__: reported, not fixed.
         Invalid(
             """
@@ -478,13 +527,23 @@ def _unjoined(
         for body in path:
             if body.owner is not cls or body.module is not info:
                 continue
-            for signal in _signals(index, cls, body):
+            # A stop method often signals one thread twice (a flag, then the event it waits
+            # on): one finding per thread, at its last signal, where a join no longer waits
+            # for a signal still to come.
+            last: Dict[Tuple[str, str], Signal] = {}
+            threads_of: Dict[Tuple[str, str], ThreadAttribute] = {}
+            signals = sorted(_signals(index, cls, body), key=lambda sig: (sig.statement.lineno, sig.statement.col_offset))
+            for signal in signals:
                 if id(signal.statement) in reported:
                     continue
-                threads = _signalled_threads(index, signal)
-                unjoined = [t for t in threads if not joined_on_path(index, path, signal.holder, t)]
-                if not unjoined:
-                    continue
+                for thread in _signalled_threads(index, signal):
+                    if not joined_on_path(index, path, signal.holder, thread):
+                        last[(signal.holder, thread.attr)] = signal
+                        threads_of[(signal.holder, thread.attr)] = thread
+            by_signal: Dict[int, Tuple[Signal, List[ThreadAttribute]]] = {}
+            for key, signal in last.items():
+                by_signal.setdefault(id(signal.statement), (signal, []))[1].append(threads_of[key])
+            for signal, unjoined in sorted(by_signal.values(), key=lambda item: (item[0].statement.lineno, item[0].statement.col_offset)):
                 reported.add(id(signal.statement))
                 found.append((signal, unjoined, body))
     return found

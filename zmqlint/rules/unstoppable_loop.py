@@ -14,6 +14,7 @@ from zmqlint.facts.threads import (
     calls_on_self,
     closure,
     function_thread_starts,
+    is_daemon,
     is_event_attribute,
     joined_on_path,
     own_nodes,
@@ -23,6 +24,7 @@ from zmqlint.facts.threads import (
     stop_path,
     thread_attributes,
     thread_side,
+    thread_starts,
 )
 from zmqlint.index import ClassInfo, ModuleInfo, ProjectIndex, dotted_name
 from zmqlint.model import Applicability, Fix, ImportSpec, Severity
@@ -43,7 +45,12 @@ class UnstoppableLoop(NodeFinder, Rule):
     Reports `while True:` / `while 1:` in the body of a thread — a `Thread(target=...)` or
     `Timer` function, the `run()` of a `threading.Thread` subclass, a function handed to an
     executor or `asyncio.to_thread`, and the methods they call on `self` — when the loop body
-    has no `break`, `return` or `raise` (nor `sys.exit()`), so no stop flag can end it.
+    has no `break`, `return` or `raise` (nor `sys.exit()`), so no stop flag can end it. The
+    thread must be one something could expect to stop: a non-daemon thread (it keeps the
+    process alive), a thread of an object with a stop path of its own (`stop`, `close`,
+    `__exit__`, ...), or a daemon thread that sends or receives on a socket it did not create
+    (its owner's `context.term()` waits for it forever). A daemon thread of something nothing
+    stops, on its own sockets, lives as long as the process by design.
 
     ## Why is this bad?
     Such a thread ignores shutdown. A non-daemon one keeps the process alive after `stop()`; a
@@ -433,29 +440,75 @@ class UnstoppableLoop(NodeFinder, Rule):
         return joins
 
 
-def _thread_bodies(index: ProjectIndex, info: ModuleInfo) -> Iterator[Tuple[Optional[ClassInfo], Body]]:
-    """(class whose ``self`` it runs with, or None; body) of every thread body started here."""
+def _thread_bodies(index: ProjectIndex, info: ModuleInfo) -> Iterator[Tuple[Optional[ClassInfo], Body, bool]]:
+    """(class whose ``self`` it runs with, or None; body; whether only daemon threads of
+    something with no stop path run it) of every thread body started here. A loop that a
+    non-daemon thread runs keeps the process alive; one of an object with a stop path
+    ignores it; a daemon thread of something nothing stops may live as long as the process."""
     for cls in info.classes.values():
-        for body in thread_side(index, cls):
-            yield cls, body
+        side = thread_side(index, cls)
+        if not side:
+            continue
+        if stop_entries(index, cls):
+            yield from ((cls, body, False) for body in side)
+            continue
+        kept: Dict[int, Tuple[Body, bool]] = {}
+        for start in thread_starts(index, cls):
+            daemon = is_daemon(index, start)
+            for body in closure(index, cls, [start.body]):
+                previous = kept.get(id(body.node))
+                kept[id(body.node)] = (body, daemon and (previous is None or previous[1]))
+        yield from ((cls, body, daemon) for body, daemon in kept.values())
     for function in info.functions.values():
         for start in function_thread_starts(index, function, None):
-            yield None, start.body
+            yield None, start.body, is_daemon(index, start)
     for cls in info.classes.values():
         for method in cls.methods.values():
             for start in function_thread_starts(index, method, cls):
                 if start.body.owner is not cls:
-                    yield None, start.body
+                    yield None, start.body, is_daemon(index, start) and not stop_entries(index, cls)
 
 
 def _endless_in_threads(index: ProjectIndex, info: ModuleInfo) -> Iterator[Tuple[Optional[ClassInfo], Body, ast.While]]:
     """(class, thread body, loop) of each endless loop to report in ``info``, in report order."""
     seen: Set[int] = set()
-    for cls, body in _thread_bodies(index, info):
+    for cls, body, daemon_unowned in _thread_bodies(index, info):
         if body.module is info and id(body.node) not in seen:
+            loops = _endless_loops(body)
+            if daemon_unowned:
+                # It may die with the process, unless it holds a socket someone else owns:
+                # that owner's `context.term()` waits for it forever.
+                loops = [loop for loop in loops if _uses_outside_socket(body, loop)]
+                if not loops:
+                    continue
             seen.add(id(body.node))
-            for loop in _endless_loops(body):
-                yield cls, body, loop
+            yield from ((cls, body, loop) for loop in loops)
+
+
+#: Socket calls that keep a socket in use.
+_SOCKET_IO = {
+    "send", "send_multipart", "send_string", "send_json", "send_pyobj", "send_serialized", "recv",
+    "recv_multipart", "recv_string", "recv_json", "recv_pyobj", "recv_serialized", "poll",
+}
+
+
+def _uses_outside_socket(body: Body, loop: ast.While) -> bool:
+    """Does ``loop`` send or receive on a socket ``body`` did not create itself
+    (``x = ctx.socket(...)`` in the body)?"""
+    own = {
+        target.id
+        for node in own_nodes(body.node)
+        if isinstance(node, ast.Assign) and isinstance(node.value, ast.Call) and isinstance(node.value.func, ast.Attribute)
+        and node.value.func.attr == "socket"
+        for target in node.targets
+        if isinstance(target, ast.Name)
+    }
+    for node in own_nodes(loop):
+        if isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute) and node.func.attr in _SOCKET_IO:
+            receiver = node.func.value
+            if not (isinstance(receiver, ast.Name) and receiver.id in own):
+                return True
+    return False
 
 
 def _endless_loops(body: Body) -> List[ast.While]:

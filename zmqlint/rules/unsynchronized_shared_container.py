@@ -79,7 +79,9 @@ class UnsynchronizedSharedContainer(NodeFinder, Rule):
       starts, such as `__init__` or `register_*`) changes its size.
 
     Uses under a common `with self._lock:` (any `Lock`, `RLock`, `Condition` or `Semaphore`
-    attribute) are silent, and so are thread-safe types (`queue.Queue` and friends).
+    attribute) are silent, and so are thread-safe types (`queue.Queue` and friends). Replacing
+    an item of a list or deque (`x[i] = v`) does not change its size, and an iteration in the
+    child's branch after `os.fork()` runs with no other thread: neither is an iteration race.
 
     ## Why is this bad?
     Each list operation is atomic, a check followed by an act is not: between `len(x) > 0`
@@ -569,6 +571,7 @@ def _hazards(index: ProjectIndex, info: ModuleInfo) -> List[Tuple[ClassInfo, Con
 
     def compute() -> List[Tuple[ClassInfo, Container, str, Use]]:
         found: List[Tuple[ClassInfo, Container, str, Use]] = []
+        reported: Set[int] = set()
         for cls in info.classes.values():
             # Cheap questions first (each only skips a class `_containers` finds no race in):
             # a thread side at all (most classes start no thread), then a container
@@ -586,8 +589,10 @@ def _hazards(index: ProjectIndex, info: ModuleInfo) -> List[Tuple[ClassInfo, Con
                 if hazard is None:
                     continue
                 message, use = hazard
-                if use.body.module is not info:
+                # A subclass in the same module shares its base's methods: one finding a place.
+                if use.body.module is not info or id(use.node) in reported:
                     continue
+                reported.add(id(use.node))
                 found.append((cls, container, message, use))
         return found
 
@@ -863,8 +868,9 @@ def _hazard(container: Container) -> Optional[Tuple[str, Use]]:
                 check.act,
             )
     sizes = ("mutate", "remove")
-    for mutation in (u for u in container.thread if u.kind in sizes):
-        for iteration in (u for u in container.other if u.kind == "iterate"):
+    resizes = [u for u in container.thread + container.other if u.kind in sizes and _changes_size(u, container)]
+    for mutation in (u for u in container.thread if u in resizes):
+        for iteration in (u for u in container.other if u.kind == "iterate" and not _in_fork_child(u)):
             if not (mutation.locks & iteration.locks):
                 return (
                     f"`self.{attr}` is changed by a thread (line {mutation.node.lineno}) while other code "
@@ -872,7 +878,7 @@ def _hazard(container: Container) -> Optional[Tuple[str, Use]]:
                     iteration,
                 )
     for iteration in (u for u in container.thread if u.kind == "iterate"):
-        for mutation in (u for u in container.other if u.kind in sizes and not _setup(u.body)):
+        for mutation in (u for u in container.other if u in resizes and not _setup(u.body)):
             if not (mutation.locks & iteration.locks):
                 return (
                     f"a thread iterates `self.{attr}` while other code (line {mutation.node.lineno}) changes it "
@@ -880,6 +886,51 @@ def _hazard(container: Container) -> Optional[Tuple[str, Use]]:
                     iteration,
                 )
     return None
+
+
+def _in_fork_child(use: Use) -> bool:
+    """Is ``use`` in the child's branch after ``pid = os.fork()`` (``if pid == 0:`` /
+    ``if not pid:``)? The child runs with the forking thread alone."""
+    forked = {
+        target.id
+        for node in own_nodes(use.body.node)
+        if isinstance(node, ast.Assign) and isinstance(node.value, ast.Call)
+        and (dotted_name(node.value.func) or "").rpartition(".")[2] in ("fork", "fork1")
+        for target in node.targets
+        if isinstance(target, ast.Name)
+    }
+    if not forked:
+        return False
+    child, current = use.node, _parent(use.node)
+    while current is not None and current is not use.body.node:
+        if isinstance(current, ast.If) and any(child is stmt for stmt in current.body):
+            test = current.test
+            if isinstance(test, ast.UnaryOp) and isinstance(test.op, ast.Not) and isinstance(test.operand, ast.Name):
+                if test.operand.id in forked:
+                    return True
+            if (
+                isinstance(test, ast.Compare) and isinstance(test.left, ast.Name) and test.left.id in forked
+                and len(test.ops) == 1 and isinstance(test.ops[0], ast.Eq)
+                and isinstance(test.comparators[0], ast.Constant) and test.comparators[0].value == 0
+            ):
+                return True
+        child, current = current, _parent(current)
+    return False
+
+
+def _changes_size(use: Use, container: Container) -> bool:
+    """Whether ``use`` (a mutation) can change the container's size under an iteration:
+    ``x[i] = v`` on a list or deque replaces an item (only a dict grows by it)."""
+    parent = _parent(use.node)
+    if (
+        isinstance(parent, ast.Subscript)
+        and isinstance(parent.ctx, ast.Store)
+        and not isinstance(parent.slice, ast.Slice)
+        and container.kinds
+        and container.kinds <= _QUEUE_LIKE
+    ):
+        return False
+    return True
 
 
 def _setup(body: Body) -> bool:
