@@ -1,9 +1,14 @@
 from __future__ import annotations
 
+import ast
+from typing import FrozenSet
+
 import libcst as cst
+from libcst.helpers import get_full_name_for_node
 
 from zmqlint.codemods import serde as codemod
 from zmqlint.facts.dataflow import Labels, method_name
+from zmqlint.index import ModuleInfo, dotted_name, walk
 from zmqlint.model import Applicability, Severity
 from zmqlint.rule import Invalid, Valid
 from zmqlint.rules.pickle_from_socket import PickleSocketRule, gate_calls_of, gate_method_calls, same_scope
@@ -19,7 +24,9 @@ class PickleToSocket(PickleSocketRule):
     Reports `pickle.dumps` (also `cPickle`, `_pickle`, `dill`, `cloudpickle`, `marshal`, under
     any import alias) whose result, within the same function, is sent with `send`,
     `send_multipart`, `sendall` or `sendto` (directly, through variables, or inside a frame
-    list), and `sock.send_pyobj(obj)`.
+    list), and `sock.send_pyobj(obj)`. A pickle the same function signs with an HMAC
+    (`hmac.new`, `hmac.HMAC`, or a helper of the module computing one), which the receiver
+    checks before unpickling (see SER201), is not reported.
 
     ## Why is this bad?
     A pickle on the wire is only useful to a receiver that unpickles it, and unpickling runs
@@ -56,6 +63,36 @@ class PickleToSocket(PickleSocketRule):
     PREFILTER = ("send",)
 
     VALID = [
+        Valid(
+            """
+            # Signed with an HMAC the receiver verifies before it unpickles (SER201's exemption).
+            import hashlib
+            import hmac
+            import pickle
+
+            def send_signed(sock, key, obj):
+                payload = pickle.dumps(obj)
+                signature = hmac.new(key, payload, hashlib.sha256).digest()
+                sock.send_multipart([signature, payload])
+            """
+        ),
+        Valid(
+            """
+            import hmac
+            import pickle
+            import zlib
+            from hashlib import sha256
+
+            class SigningSocket:
+                def sign(self, buffer):
+                    return hmac.HMAC(self.key, buffer, sha256).digest()
+
+                def send_zipped_pickle(self, obj):
+                    zobj = zlib.compress(pickle.dumps(obj))
+                    self.sock.send(self.sign(zobj), 2)
+                    return self.sock.send(zobj)
+            """
+        ),
         Valid(
             """
             import pickle
@@ -178,6 +215,8 @@ class PickleToSocket(PickleSocketRule):
         return bool(self.qualified(call.func) & codemod.DUMP_FUNCTIONS)
 
     def on_call(self, call: cst.Call, taint_of) -> None:
+        if self._signs(call):
+            self.authenticated = True
         method = method_name(call)
         if method == "send_pyobj":
             self.add_site(call, frozenset(), call)
@@ -185,7 +224,21 @@ class PickleToSocket(PickleSocketRule):
             for label in taint_of(call.args[0].value):
                 self.add_site(label, frozenset({call}), call)
 
+    def _signs(self, call: cst.Call) -> bool:
+        """An HMAC computed here (``hmac.new``, ``hmac.HMAC``, ``hmac.digest``), directly or by a
+        function or method of this module that the call names (``self.sign(payload)``)."""
+        if any(name.startswith("hmac.") for name in self.qualified(call.func)):
+            return True
+        name = get_full_name_for_node(call.func) or ""
+        module = self.context.module_info
+        if module is None:
+            return False
+        helpers = self.context.index.memo(("ser.hmac_helpers", str(module.path)), lambda: _hmac_helpers(module))
+        return name.rpartition(".")[2] in helpers
+
     def report_site(self, node: cst.Call, labels: Labels, via: cst.Call) -> None:
+        if self.authenticated and method_name(node) != "send_pyobj":
+            return  # signed with an HMAC the receiver checks (SER201's exemption): only a key holder can forge one
         if method_name(node) == "send_pyobj":
             new = codemod.send_pyobj_replacement(node, self.reference())
             fix = new and self.fix("encode with zmqlint_runtime.serde instead of pickle", {node: new}, "send", node)
@@ -195,3 +248,15 @@ class PickleToSocket(PickleSocketRule):
         new = codemod.dumps_replacement(node, self.reference())
         fix = new and self.fix("encode with zmqlint_runtime.serde instead of pickle", {node: new}, "send", via)
         self.report(node, self.MESSAGE.format(func=qualified[0]), fix=fix)
+
+
+def _hmac_helpers(module: ModuleInfo) -> FrozenSet[str]:
+    """Names of the functions and methods of ``module`` that compute an HMAC themselves."""
+    functions = [*module.functions.values(), *(m for c in module.classes.values() for m in c.methods.values())]
+    return frozenset(
+        f.name for f in functions
+        if any(
+            isinstance(n, ast.Call) and module.qualified_name(dotted_name(n.func) or "").startswith("hmac.")
+            for n in walk(f.node)
+        )
+    )
