@@ -5,10 +5,12 @@ from typing import TYPE_CHECKING, List, Optional, Set
 
 import libcst as cst
 from libcst.helpers import get_full_name_for_node
+from libcst.metadata import PositionProvider
 
 from zmqlint.codemods import matchers as m, names_in
 from zmqlint.codemods.alerts import compare_call, comparison_operands
 from zmqlint.gates import full_name
+from zmqlint.index import FunctionInfo
 from zmqlint.model import Applicability, Fix, ImportSpec, Severity
 from zmqlint.rule import Invalid, Rule, Valid
 
@@ -25,7 +27,8 @@ class EvalOfDynamicString(Rule):
 
     ## What it does
     Reports calls of `eval` / `exec` (also as `builtins.eval`) whose code argument is anything
-    but a string literal.
+    but text built from string literals: a literal, literals joined (`"\\n".join([...])`) or
+    added, or a local name every assignment of which in its function is such text.
 
     ## Why is this bad?
     Whatever reaches the string runs with the service's rights. In the field report, metric
@@ -63,6 +66,18 @@ class EvalOfDynamicString(Rule):
     PREFILTER = ("eval", "exec")
 
     VALID = [
+        Valid(
+            """
+            # Text joined from literals only: nothing dynamic reaches exec.
+            def init_sympy(namespace):
+                setup = "\\n".join([
+                    "from sympy import *",
+                    "x, y, z = symbols('x y z')",
+                ])
+                exec(setup, namespace)
+                exec("from pylab import *" + "\\n", namespace)
+            """
+        ),
         Valid('result = eval("1 + 2")'),
         Valid('exec("import os")'),
         Valid("model.eval()"),
@@ -212,7 +227,7 @@ class EvalOfDynamicString(Rule):
         code_arg = node.args[0]
         if code_arg.star or (code_arg.keyword is not None and code_arg.keyword.value != "source"):
             return
-        if _is_literal(code_arg.value):
+        if _is_literal(code_arg.value) or self._constant_text(code_arg.value):
             return
         func = name.rpartition(".")[2]
         fix = None
@@ -228,6 +243,20 @@ class EvalOfDynamicString(Rule):
             )
         self.report(node, self.MESSAGE.format(func=func), fix=fix)
 
+    def _constant_text(self, node: cst.BaseExpression) -> bool:
+        """Text built from literals only: ``"\\n".join([...literals])``, ``"a" + "b"``, or a local
+        name every binding of which in its function is such text."""
+        module = self.context.module_info
+        if module is None:
+            return False
+        start = self.get_metadata(PositionProvider, node).start
+        if isinstance(node, cst.Name):
+            scope = module.scope_at(start.line)
+            function = scope[-1] if scope and isinstance(scope[-1], FunctionInfo) else None
+            return function is not None and _constant_local(function.node, node.value)
+        expr = _ast_at(module.tree, start.line, start.column)
+        return expr is not None and _constant_ast_text(expr)
+
     def module_names(self) -> Set[str]:
         if self._module_names is None:
             self._module_names = names_in(self.context.module)
@@ -240,6 +269,54 @@ def _is_literal(node: cst.BaseExpression) -> bool:
     if isinstance(node, cst.ConcatenatedString):
         return _is_literal(node.left) and _is_literal(node.right)
     return m.matches(node, m.FormattedString(parts=[m.ZeroOrMore(m.FormattedStringText())]))
+
+
+def _constant_ast_text(node: ast.AST) -> bool:
+    """A string built from literals only (an ast twin of `_is_literal`, wider)."""
+    if _gate_is_literal(node):  # type: ignore[arg-type]
+        return True
+    if isinstance(node, ast.BinOp) and isinstance(node.op, (ast.Add, ast.Mod)):
+        right = node.right
+        if isinstance(node.op, ast.Mod) and isinstance(right, ast.Tuple):
+            return _constant_ast_text(node.left) and all(_constant_ast_text(e) or isinstance(e, ast.Constant) for e in right.elts)
+        return _constant_ast_text(node.left) and (_constant_ast_text(right) or isinstance(node.op, ast.Mod) and isinstance(right, ast.Constant))
+    if (
+        isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute) and node.func.attr == "join"
+        and _gate_is_literal(node.func.value) and len(node.args) == 1 and not node.keywords
+        and isinstance(node.args[0], (ast.List, ast.Tuple))
+    ):
+        return all(_constant_ast_text(e) for e in node.args[0].elts)
+    return False
+
+
+def _constant_local(function: ast.AST, name: str) -> bool:
+    """Every binding of ``name`` in ``function`` is ``name = <text built from literals>``."""
+    args = function.args  # type: ignore[attr-defined]
+    if any(a.arg == name for a in [*args.posonlyargs, *args.args, *args.kwonlyargs, args.vararg, args.kwarg] if a is not None):
+        return False
+    values = {
+        id(stmt.targets[0]): stmt.value
+        for stmt in ast.walk(function)
+        if isinstance(stmt, ast.Assign) and len(stmt.targets) == 1
+    }
+    assigned = False
+    for node in ast.walk(function):
+        if isinstance(node, ast.Name) and node.id == name and not isinstance(node.ctx, ast.Load):
+            value = values.get(id(node))
+            if value is None or not _constant_ast_text(value):
+                return False
+            assigned = True
+        elif isinstance(node, (ast.Global, ast.Nonlocal)) and name in node.names:
+            return False
+    return assigned
+
+
+def _ast_at(tree: ast.AST, line: int, column: int) -> Optional[ast.expr]:
+    """The outermost expression of ``tree`` starting at ``line`` / ``column`` (1-based line, 0-based column)."""
+    for node in ast.walk(tree):
+        if isinstance(node, ast.expr) and node.lineno == line and node.col_offset == column:
+            return node
+    return None
 
 
 # -- gate: the same questions on the stdlib ast ---------------------------------------------------
