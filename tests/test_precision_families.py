@@ -433,3 +433,194 @@ def test_sec402_a_helper_returning_no_client_auth_without_a_password(tmp_path):
 def test_sec402_a_request_check_letting_requests_through_without_a_password_is_reported(tmp_path):
     code = HELPER.format(name="verify_password", params="request, user, password", result="check(request, user, password)")
     assert _found(tmp_path, {"agent.py": code}, "SEC402") == [("SEC402", 5)]
+
+
+# -- SEC401: text built from literals is not dynamic -------------------------------------------
+
+SETUP = '''
+    def init(namespace, user_line):
+        setup = "\\n".join(["from math import *", {extra}])
+        exec(setup, namespace)
+'''
+
+
+def test_sec401_exec_of_text_joined_from_literals(tmp_path):
+    assert _found(tmp_path, {"agent.py": SETUP.format(extra='"x = 1"')}, "SEC401") == []
+
+
+def test_sec401_the_same_text_with_a_parameter_joined_in_is_reported(tmp_path):
+    assert _found(tmp_path, {"agent.py": SETUP.format(extra="user_line")}, "SEC401") == [("SEC401", 3)]
+
+
+def test_sec401_a_name_rebound_from_outside_is_dynamic(tmp_path):
+    code = '''
+        def init(namespace, user_line):
+            setup = "from math import *"
+            if user_line:
+                setup = user_line
+            exec(setup, namespace)
+    '''
+    assert _found(tmp_path, {"agent.py": code}, "SEC401") == [("SEC401", 5)]
+
+
+# -- THR501-THR503: threads ---------------------------------------------------------------------
+
+METERS = '''
+    import threading
+
+
+    class ProgressBar:
+        def __init__(self, n):
+            self.lock = threading.Lock()
+            self.meters = {init}
+            self.done = False
+            threading.Thread(target=self._ensure_draw, daemon=True).start()
+
+        def update(self, pos, text):
+            self.meters[pos] = text
+
+        def draw(self):
+            with self.lock:
+                for meter in self.meters:
+                    print(meter)
+
+        def _ensure_draw(self):
+            with self.lock:
+                if not self.done:
+                    self.draw()
+'''
+
+
+def test_thr502_replacing_a_list_item_never_changes_its_size_under_an_iteration(tmp_path):
+    assert _found(tmp_path, {"agent.py": METERS.format(init='[""] * n')}, "THR502") == []
+
+
+def test_thr502_a_dict_that_may_grow_under_the_iteration_is_reported(tmp_path):
+    assert _found(tmp_path, {"agent.py": METERS.format(init="{}")}, "THR502") == [("THR502", 16)]
+
+
+FORKING = '''
+    import os
+    import threading
+    import time
+
+
+    class ForkWait:
+        def __init__(self):
+            self.alive = {}
+            self.stop = False
+
+        def f(self, id):
+            while not self.stop:
+                self.alive[id] = os.getpid()
+                time.sleep(0.01)
+
+        def test_wait(self):
+            threading.Thread(target=self.f, args=(0,)).start()
+            cpid = os.fork()
+            if CHILD:
+                for key in self.alive:
+                    print(key)
+                os._exit(0)
+'''
+
+
+def test_thr502_the_child_after_fork_runs_alone(tmp_path):
+    assert _found(tmp_path, {"agent.py": FORKING.replace("CHILD", "cpid == 0")}, "THR502") == []
+
+
+def test_thr502_the_parent_after_fork_still_races(tmp_path):
+    assert _found(tmp_path, {"agent.py": FORKING.replace("CHILD", "cpid != 0")}, "THR502") == [("THR502", 20)]
+
+
+def test_thr503_a_daemon_thread_of_something_nothing_stops_may_die_with_the_process(tmp_path):
+    code = '''
+        import threading
+        import zmq
+
+        def responder():
+            ctx = zmq.Context()
+            sock = ctx.socket(zmq.ROUTER)
+            sock.bind("tcp://127.0.0.1:5555")
+            while True:
+                frame, msg = sock.recv_multipart()
+                sock.send_multipart([frame, msg])
+
+        def main():
+            threading.Thread(target=responder, daemon=True).start()
+    '''
+    assert _found(tmp_path, {"agent.py": code}, "THR503") == []
+    assert _found(tmp_path, {"agent.py": code.replace("daemon=True", "daemon=False")}, "THR503") == [("THR503", 8)]
+
+
+HEARTBEAT = '''
+import threading, time
+import zmq
+
+def start_heartbeat(sock):
+    def beat():
+        while True:
+            sock.send(b"beat")
+            time.sleep(0.01)
+    threading.Thread(target=beat, daemon=True).start()
+
+ctx = zmq.Context()
+pub = ctx.socket(zmq.PUB)
+pub.bind("tcp://127.0.0.1:0")
+start_heartbeat(pub)
+time.sleep(0.1)
+ctx.term()   # waits for the socket the daemon thread keeps sending on
+print("terminated")
+'''
+
+
+def test_thr503_a_daemon_loop_on_a_socket_someone_else_owns_hangs_their_term(tmp_path):
+    import subprocess
+    import sys
+
+    (tmp_path / "agent.py").write_text(HEARTBEAT)
+    assert [(f.code, f.line) for f in findings_of(lint_tree(tmp_path, select=["THR503"], paths=["agent.py"]))] == [("THR503", 7)]
+    with pytest.raises(subprocess.TimeoutExpired):
+        subprocess.run([sys.executable, str(tmp_path / "agent.py")], capture_output=True, timeout=3)
+
+
+SIGINT_HANDLER = '''
+    import threading
+
+
+    class SigintHandler:
+        def __enter__(self):
+            self._released = False
+            self._request = threading.Event()
+            self._watcher = threading.Thread(target=self._watch, daemon=True)
+            self._watcher.start()
+            return self
+
+        def _watch(self):
+            while not self._released:
+                self._request.wait()
+                self._request.clear()
+
+        def __exit__(self, *exc):
+            self._released = True
+            self._request.set()
+'''
+
+
+def test_thr501_one_finding_at_the_last_signal_and_the_fixed_exit_joins_promptly(tmp_path):
+    import time
+
+    from zmqlint.engine import FixMode
+
+    (tmp_path / "agent.py").write_text(dedent(SIGINT_HANDLER))
+    found = findings_of(lint_tree(tmp_path, select=["THR501"], paths=["agent.py"]))
+    assert [(f.code, f.line) for f in found] == [("THR501", 19)]
+    lint_tree(tmp_path, select=["THR501"], fix=FixMode.SAFE, paths=["agent.py"])
+    namespace: dict = {}
+    exec(compile((tmp_path / "agent.py").read_text(), "agent.py", "exec"), namespace)
+    handler = namespace["SigintHandler"]()
+    started = time.monotonic()
+    with handler:
+        pass
+    assert time.monotonic() - started < 2.0
+    assert not handler._watcher.is_alive()
