@@ -376,3 +376,156 @@ def test_publisher_from_binding_pool_fails_then_fixed_connects(tmp_path):
     _fix(tmp_path, "ZMQ102")
     assert "self.pub_socket = self.context.socket(zmq.PUB)" in (tmp_path / "error_publisher.py").read_text()
     _serves(tmp_path, (port,), "disk full")
+
+
+# The shapes of a real fleet's pool (zmqlint.rules._examples.WRAPPER_POOL): helpers build a
+# config with bind=True and hand it to a pool reached through a singleton getter, which binds
+# in a private method and returns a dataclass wrapper holding the socket in `.socket`.
+WRAPPER_RUNNER = """
+import json
+import sys
+import threading
+
+import zmq
+
+sys.path.insert(0, sys.argv[1])
+module_name, class_name, attr, port = sys.argv[2:6]
+module = __import__(module_name, fromlist=[class_name])
+agent = getattr(module, class_name)(int(port))
+if hasattr(agent, "start"):
+    agent.start()
+server = getattr(agent, attr)
+options = {"rcvtimeo": server.getsockopt(zmq.RCVTIMEO), "linger": server.getsockopt(zmq.LINGER)}
+server.setsockopt(zmq.RCVTIMEO, 3000)
+
+def serve():
+    request = server.recv_json()
+    server.send_json({"echo": request["ping"], "options": options})
+
+thread = threading.Thread(target=serve, daemon=True)
+thread.start()
+client = zmq.Context.instance().socket(zmq.REQ)
+client.setsockopt(zmq.RCVTIMEO, 3000)
+client.setsockopt(zmq.LINGER, 0)
+client.connect(f"tcp://127.0.0.1:{agent.port}")
+client.send_json({"ping": 42})
+print(json.dumps(client.recv_json()))
+thread.join(3)
+client.close(linger=0)
+server.close(linger=0)
+"""
+
+
+def test_a_socket_taken_off_a_pool_wrapper_and_bound_again_fails_then_fixed_serves_with_its_options(tmp_path):
+    from zmqlint.rules._examples import WRAPPER_FILES
+
+    write_tree(
+        tmp_path,
+        {
+            **WRAPPER_FILES,
+            "runner.py": WRAPPER_RUNNER,
+            "agents/__init__.py": "",
+            "agents/nlu.py": """
+                import zmq
+
+                from common.base_agent import BaseAgent
+                from common.pools.zmq_pool import get_rep_socket
+
+
+                class NluAgent(BaseAgent):
+                    def __init__(self, port):
+                        super().__init__("nlu", port)
+                        self.socket = get_rep_socket(f"tcp://127.0.0.1:{port}", rcvtimeo=500, linger=0).socket
+
+                    def start(self):
+                        for _ in range(3):
+                            try:
+                                self.socket.bind(f"tcp://127.0.0.1:{self.port}")
+                                break
+                            except zmq.ZMQError as exc:
+                                if exc.errno != zmq.EADDRINUSE:
+                                    raise
+                        else:
+                            raise zmq.ZMQError(zmq.EADDRINUSE, "Address already in use")
+            """,
+        },
+    )
+    args = ("agents.nlu", "NluAgent", "socket", str(free_port()))
+    _fails_with(tmp_path, args, "Address already in use")
+
+    _fix(tmp_path, "ZMQ101")
+    fixed = (tmp_path / "agents/nlu.py").read_text()
+    assert "self.socket = self.context.socket(zmq.REP)" in fixed
+    assert "self.socket.setsockopt(zmq.RCVTIMEO, 500)" in fixed and "get_rep_socket" not in fixed
+    _serves(tmp_path, args, '"echo": 42, "options": {"rcvtimeo": 500, "linger": 0}')
+
+
+def test_a_pool_wrapper_kept_and_connected_through_binds_the_endpoint_then_fixed_only_connects(tmp_path):
+    from zmqlint.rules._examples import WRAPPER_FILES
+
+    collector_port = free_port()
+    write_tree(
+        tmp_path,
+        {
+            **WRAPPER_FILES,
+            "agents/__init__.py": "",
+            "agents/errors.py": """
+                from common.pools.zmq_pool import get_pub_socket
+
+
+                class ErrorPublisher:
+                    def __init__(self, endpoint):
+                        self.pub = get_pub_socket(endpoint)
+                        self.pub.socket.connect(endpoint)
+
+                    def publish(self, error):
+                        self.pub.socket.send_json({"error": error})
+            """,
+            "run.py": f"""
+                import sys
+                import time
+
+                import zmq
+
+                sys.path.insert(0, sys.argv[1])
+                from agents.errors import ErrorPublisher
+
+                endpoint = "tcp://127.0.0.1:{collector_port}"
+                ctx = zmq.Context.instance()
+                collector = ctx.socket(zmq.SUB)
+                collector.setsockopt(zmq.SUBSCRIBE, b"")
+                collector.setsockopt(zmq.RCVTIMEO, 200)
+                collector.setsockopt(zmq.LINGER, 0)
+                try:
+                    collector.bind(endpoint)          # the central collector binds
+                except zmq.ZMQError as exc:
+                    print("collector could not bind:", exc)
+                    raise SystemExit(3)
+                publisher = ErrorPublisher(endpoint)
+                for _ in range(25):                   # bounded: the slow-joiner wait
+                    publisher.publish("disk full")
+                    try:
+                        print("collected", collector.recv_json())
+                        break
+                    except zmq.Again:
+                        time.sleep(0.02)
+                else:
+                    raise SystemExit(4)
+            """,
+        },
+    )
+
+    def run():
+        return subprocess.run([sys.executable, str(tmp_path / "run.py"), str(tmp_path)], capture_output=True, text=True, timeout=30)
+
+    # As written the publisher's pool binds the collector's endpoint first: the collector,
+    # started first here, holds it, so the publisher's pooled bind fails.
+    before = run()
+    assert before.returncode != 0 and "Address already in use" in before.stderr, (before.stdout, before.stderr)
+
+    _fix(tmp_path, "ZMQ102")
+    fixed = (tmp_path / "agents/errors.py").read_text()
+    assert "self.pub = zmq.Context.instance().socket(zmq.PUB)" in fixed and "self.pub.connect(endpoint)" in fixed
+    after = run()
+    assert after.returncode == 0, after.stderr
+    assert "collected {'error': 'disk full'}" in after.stdout

@@ -752,6 +752,54 @@ class ProjectIndex:
                     return target
         return None
 
+    def returned_class(self, func: FunctionInfo) -> Optional[ClassInfo]:
+        """The project class whose instance ``func`` returns: by its return annotation
+        (``-> Pool``, ``-> Optional["Pool"]``), else when every value it returns is one
+        (``return Pool()``, or a local or global it assigns ``Pool()``, as singleton getters
+        do). None when they disagree or cannot be read."""
+        key = ("index.returned_class", str(func.module.path), func.qualname, func.node.lineno)
+        if self._memo.get(key, 0) is None:
+            return None
+        self._memo.setdefault(key, None)  # a recursion through here finds nothing
+        self._memo[key] = self._returned_class(func)
+        return self._memo[key]  # type: ignore[return-value]
+
+    def _returned_class(self, func: FunctionInfo) -> Optional[ClassInfo]:
+        annotation = func.node.returns
+        if isinstance(annotation, ast.Subscript) and dotted_name(annotation.value) in ("Optional", "typing.Optional"):
+            annotation = annotation.slice
+        if isinstance(annotation, ast.Constant) and isinstance(annotation.value, str):
+            name: Optional[str] = annotation.value.strip()
+        else:
+            name = dotted_name(annotation) if annotation is not None else None
+        if name:
+            target = self.resolve(func.module, name)
+            return target if isinstance(target, ClassInfo) else None
+        found: Optional[ClassInfo] = None
+        for node in own_nodes(func.node):
+            if not isinstance(node, ast.Return) or node.value is None:
+                continue
+            value: Optional[ast.expr] = node.value
+            candidates: List[ast.expr] = []
+            if isinstance(value, ast.Name):
+                candidates = [v for _, v in self._local_assignments(func).get(value.id, ())]
+                if value.id in func.module.assignments:
+                    candidates.append(func.module.assignments[value.id])
+                candidates = [v for v in candidates if not (isinstance(v, ast.Constant) and v.value is None)]
+            elif value is not None:
+                candidates = [value]
+            if not candidates:
+                return None
+            for candidate in candidates:
+                klass = self.class_of_value(func.module, candidate)
+                if klass is None and isinstance(candidate, ast.Call):
+                    callee = self.resolve(func.module, dotted_name(candidate.func) or "")
+                    klass = self.returned_class(callee) if isinstance(callee, FunctionInfo) else None
+                if klass is None or (found is not None and klass is not found):
+                    return None
+                found = klass
+        return found
+
     def class_of_attribute(self, cls: ClassInfo, attr: str) -> Optional[ClassInfo]:
         """The class of ``self.<attr>`` when every assignment that creates an object agrees."""
         found: Optional[ClassInfo] = None
@@ -821,6 +869,10 @@ class ProjectIndex:
             value = self.local_value(func, parts[0], before_line=line)
             if value is not None:
                 target = self.class_of_value(module, value)
+                if target is None and isinstance(value, ast.Call):
+                    # ``pool = get_pool()``: the class the function returns an instance of.
+                    callee = self.resolve(module, dotted_name(value.func) or "")
+                    target = self.returned_class(callee) if isinstance(callee, FunctionInfo) else None
                 parts = parts[1:]
             else:
                 target = self.resolve(module, parts[0])

@@ -19,8 +19,18 @@ from typing import Dict, List, Optional, Sequence, Tuple, Type
 import libcst as cst
 from libcst.metadata import PositionProvider
 
-from zmqlint.facts.sockets import Factory, Misuse, context_expression, note_assignments, socket_misuses, zmq_alias
-from zmqlint.index import ModuleInfo, ProjectIndex, dotted_name
+from zmqlint.codemods.threads import ThreadLifecycleTransformer
+from zmqlint.facts.sockets import (
+    Factory,
+    Misuse,
+    caller_options,
+    context_expression,
+    note_assignments,
+    socket_misuses,
+    wrapper_socket_uses,
+    zmq_alias,
+)
+from zmqlint.index import FunctionInfo, ModuleInfo, ProjectIndex, dotted_name, walk
 from zmqlint.model import Applicability, Fix, ImportSpec
 
 Key = Tuple[int, int, int, int]
@@ -123,21 +133,81 @@ def report_misuses(rule, kind: str, message: str, keep: str) -> None:
     misuses = [m for m in socket_misuses(index, module, extra) if m.kind == kind]
     if not misuses:
         return
-    nodes = NodeMap(context.source, context.wrapper, (cst.Call,))
+    nodes = NodeMap(context.source, context.wrapper, (cst.Call, cst.Attribute, cst.SimpleStatementLine))
     for misuse in misuses:
-        use = nodes.find(misuse.use)
+        use = nodes.find(misuse.use, cst.Call)
         if use is None:
             continue
         fix = None
         replacement = factory_replacement(index, module, misuse)
-        target = nodes.find(misuse.factory_call)
-        if replacement is not None and target is not None:
+        replacements = _socket_replacements(index, module, misuse, nodes, replacement[0]) if replacement else None
+        options = _option_statements(module, misuse, nodes) if replacements else None
+        if replacement is not None and replacements and options is not None:
             new, adds, removes = replacement
+            after, carried = options
             fix = Fix(
-                f"create the socket with `{cst.Module([]).code_for_node(new)}` and {keep}",
+                f"create the socket with `{cst.Module([]).code_for_node(new)}`{carried} and {keep}",
                 Applicability.SAFE,
-                replacements={target: new},
+                transformer=lambda replacements=replacements, after=after: ThreadLifecycleTransformer(calls=replacements, after=after),
                 add_imports=adds,
                 remove_imports=removes,
             )
         rule.report(use, message.format(subject=misuse.subject, factory=misuse.factory.name), fix=fix)
+
+
+def _option_statements(module: ModuleInfo, misuse: Misuse, nodes: NodeMap):
+    """The options the factory call asked for, set on the plain socket right after the
+    statement that creates it: ``({statement: [setsockopt, ...]}, " setting LINGER, RCVTIMEO")``;
+    None when they cannot be placed (the statement shares its line, or has no single target)."""
+    options = caller_options(misuse)
+    if not options:
+        return {}, ""
+    zmq_name = zmq_alias(module) or "zmq"
+    holding = [f for f in module.scope_at(misuse.factory_call.lineno) if isinstance(f, FunctionInfo)]
+    scope = holding[-1].node if holding else module.tree
+    statement = next(
+        (
+            node for node in walk(scope)
+            if isinstance(node, (ast.Assign, ast.AnnAssign)) and node.value is not None
+            and any(sub is misuse.factory_call for sub in walk(node.value))
+        ),
+        None,
+    )
+    targets = (statement.targets if isinstance(statement, ast.Assign) else [statement.target]) if statement is not None else []
+    line = nodes.find(statement, cst.SimpleStatementLine) if statement is not None else None
+    target = dotted_name(targets[0]) if len(targets) == 1 else None
+    if line is None or target is None:
+        return None
+    values = [ast.get_source_segment(module.source, value) for _, value in options]
+    if any(value is None for value in values):
+        return None
+    statements = [
+        cst.parse_statement(f"{target}.setsockopt({zmq_name}.{option}, {value})\n")
+        for (option, _), value in zip(options, values)
+    ]
+    return {line: statements}, " setting " + ", ".join(option for option, _ in options)
+
+
+def _socket_replacements(index: ProjectIndex, module: ModuleInfo, misuse: Misuse, nodes: NodeMap, new: cst.Call):
+    """What the fix replaces: the factory call (it returned the socket), the holder attribute
+    taken off it (``get_rep_socket(ep).socket``), or the call and every ``w.socket`` of a
+    wrapper used for nothing else (then ``w`` is the socket). None: no fix."""
+    origin = misuse.origin
+    if origin is not None and origin.via is not None and isinstance(origin.expr, ast.Attribute):
+        target = nodes.find(origin.expr, cst.Attribute)
+        return {target: new} if target is not None else None
+    target = nodes.find(misuse.factory_call, cst.Call)
+    if target is None:
+        return None
+    if origin is None or not origin.holder:
+        return {target: new}
+    uses = wrapper_socket_uses(index, module, misuse)
+    if uses is None:
+        return None
+    replacements: dict = {target: new}
+    for use in uses:
+        found = nodes.find(use, cst.Attribute)
+        if not isinstance(found, cst.Attribute):
+            return None
+        replacements[found] = found.value
+    return replacements

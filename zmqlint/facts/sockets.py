@@ -214,13 +214,21 @@ class Factory:
     #: Attributes of the returned object that hold the socket; () when it returns the socket.
     holder_attrs: Tuple[str, ...] = ()
     function: Optional[FunctionInfo] = field(default=None, compare=False, hash=False)
+    #: With a ``"cfg.socket_type"`` bind_param: the socket types it binds.
+    bind_types: FrozenSet[str] = frozenset()
 
     def binds_at(
-        self, call: ast.Call, bound: bool, index: Optional[ProjectIndex] = None, module: Optional[ModuleInfo] = None
+        self,
+        call: ast.Call,
+        bound: bool,
+        index: Optional[ProjectIndex] = None,
+        module: Optional[ModuleInfo] = None,
+        values: Optional[Dict[str, ast.Call]] = None,
     ) -> bool:
         """Does the call ``call`` (in ``module``) of this factory bind? Only a definite yes
         counts; with the index, a config built without ``bind=`` whose class defaults it to
-        True binds too."""
+        True binds too. ``values``: the calls locals of the caller were assigned (a config
+        built in a local and handed over)."""
         if self.bind_param is None:
             return True
         param, _, attr = self.bind_param.partition(".")
@@ -228,6 +236,11 @@ class Factory:
             arg = _argument_for(call, self.function, param, bound)
         else:
             arg = next((kw.value for kw in call.keywords if kw.arg == param), None)
+        if isinstance(arg, ast.Name) and values and arg.id in values:
+            arg = values[arg.id]
+        if attr and self.bind_types:
+            # Binds by socket type: ``if config.socket_type in (REP, PUB): sock.bind(...)``.
+            return isinstance(arg, ast.Call) and _config_socket_type(arg) in self.bind_types
         if attr:
             if arg is None:
                 return False
@@ -281,6 +294,21 @@ def _analyse_factory(index: ProjectIndex, func: FunctionInfo) -> Optional[Factor
             returned.add(value.id)
         else:
             returned.update(a.id for a in [*value.args, *[kw.value for kw in value.keywords]] if isinstance(a, ast.Name))
+    # ``pooled = PooledSocket(socket=sock, key=key); return pooled``: what a returned local is
+    # built from is returned too.
+    assigned_calls = [
+        (n.targets[0].id, n.value) for n in nodes
+        if isinstance(n, ast.Assign) and len(n.targets) == 1 and isinstance(n.targets[0], ast.Name) and isinstance(n.value, ast.Call)
+    ]
+    grown = True
+    while grown:
+        grown = False
+        for name, call in assigned_calls:
+            if name in returned:
+                for arg in [*call.args, *[kw.value for kw in call.keywords]]:
+                    if isinstance(arg, ast.Name) and arg.id not in returned:
+                        returned.add(arg.id)
+                        grown = True
     params = set(func.parameters)
     defaults = _param_defaults(func)
     module = func.module
@@ -288,7 +316,11 @@ def _analyse_factory(index: ProjectIndex, func: FunctionInfo) -> Optional[Factor
     #: local socket name -> (type, bound? True / param condition / None)
     created: Dict[str, Optional[str]] = {}
     prebound: Dict[str, Factory] = {}
+    #: local -> (factory, the condition on this function's parameter under which it binds)
+    forwarded: Dict[str, Tuple[Factory, str]] = {}
     config_locals: Dict[str, ast.Call] = {}
+    #: local -> the holder call built around a socket (``PooledSocket(socket=sock)``)
+    holders: Dict[str, ast.Call] = {}
     for node in nodes:
         if isinstance(node, ast.Assign) and len(node.targets) == 1 and isinstance(node.targets[0], ast.Name):
             name = node.targets[0].id
@@ -299,10 +331,14 @@ def _analyse_factory(index: ProjectIndex, func: FunctionInfo) -> Optional[Factor
                 created[name] = kind or None
             elif isinstance(node.value, ast.Call):
                 inner = factory_of_call(index, module, node.value)
-                if inner is not None and inner.binds_at(node.value, _is_bound_call(node.value), index, module):
+                if inner is not None and inner.binds_at(node.value, _is_bound_call(node.value), index, module, config_locals):
                     prebound[name] = inner
+                elif inner is not None and (condition := _forwarded_condition(inner, node.value, params)) is not None:
+                    forwarded[name] = (inner, condition)
                 elif any(kw.arg == "bind" for kw in node.value.keywords) or _resolved_config_binds(index, module, node.value):
                     config_locals[name] = node.value
+                else:
+                    holders.setdefault(name, node.value)
 
     # Which created sockets get bound here, and under what condition.
     bind_conditions: Dict[str, Optional[str]] = {}
@@ -330,20 +366,43 @@ def _analyse_factory(index: ProjectIndex, func: FunctionInfo) -> Optional[Factor
         if not isinstance(node, ast.Return) or node.value is None:
             continue
         value = node.value
-        found = _factory_from_return(index, func, value, created, bind_conditions, prebound, config_locals, params, defaults)
+        if isinstance(value, ast.Name) and value.id in holders and value.id not in created and value.id not in prebound:
+            value = holders[value.id]
+        found = _factory_from_return(
+            index, func, value, created, bind_conditions, prebound, config_locals, params, defaults, forwarded
+        )
         if found is not None:
             return found
     return None
 
 
-def _factory_from_return(index, func, value, created, bind_conditions, prebound, config_locals, params, defaults) -> Optional[Factory]:
+def _forwarded_condition(inner: Factory, call: ast.Call, params: Set[str]) -> Optional[str]:
+    """``self._create_socket(config)`` where the inner factory binds under ``config.bind`` and
+    ``config`` is a parameter here: the same condition, on this function's parameter."""
+    if inner.bind_param is None or inner.function is None:
+        return None
+    param, _, attr = inner.bind_param.partition(".")
+    arg = _argument_for(call, inner.function, param, _is_bound_call(call))
+    if isinstance(arg, ast.Name) and arg.id in params:
+        return f"{arg.id}.{attr}" if attr else arg.id
+    return None
+
+
+def _factory_from_return(
+    index, func, value, created, bind_conditions, prebound, config_locals, params, defaults, forwarded=None
+) -> Optional[Factory]:
     module = func.module
     name = func.qualname
+    forwarded = forwarded or {}
 
     def from_condition(sock: str, holder: Tuple[str, ...]) -> Optional[Factory]:
         if sock in prebound:
             inner = prebound[sock]
             return Factory(name, inner.socket_type, None, None, holder or inner.holder_attrs, func)
+        if sock in forwarded:
+            inner, condition = forwarded[sock]
+            default = _literal_bool(defaults.get(condition)) if "." not in condition else None
+            return Factory(name, inner.socket_type, condition, default, holder or inner.holder_attrs, func, inner.bind_types)
         if sock not in bind_conditions:
             return None
         condition = bind_conditions[sock]
@@ -359,7 +418,7 @@ def _factory_from_return(index, func, value, created, bind_conditions, prebound,
         return None
     # A holder built around the socket: Holder(sock) / Holder(socket=sock).
     for position, arg in enumerate([*value.args, *[kw.value for kw in value.keywords]]):
-        if isinstance(arg, ast.Name) and (arg.id in bind_conditions or arg.id in prebound):
+        if isinstance(arg, ast.Name) and (arg.id in bind_conditions or arg.id in prebound or arg.id in forwarded):
             keyword = value.keywords[position - len(value.args)].arg if position >= len(value.args) else None
             holder = _holder_attributes(index, module, value, position, keyword)
             return from_condition(arg.id, holder)
@@ -367,16 +426,20 @@ def _factory_from_return(index, func, value, created, bind_conditions, prebound,
     inner = factory_of_call(index, module, value)
     if inner is not None:
         bound = _is_bound_call(value)
-        if inner.binds_at(value, bound, index, module):
-            return Factory(name, inner.socket_type, None, None, inner.holder_attrs, func)
+        if inner.binds_at(value, bound, index, module, config_locals):
+            socket_type = inner.socket_type or _config_type_at(inner, value, config_locals)
+            return Factory(name, socket_type, None, None, inner.holder_attrs, func)
         if inner.bind_param and "." not in inner.bind_param and inner.function is not None:
             arg = _argument_for(value, inner.function, inner.bind_param, bound)
             if isinstance(arg, ast.Name) and arg.id in params:
                 default = _literal_bool(defaults.get(arg.id))
                 if default is not None:
                     return Factory(name, inner.socket_type, arg.id, default, inner.holder_attrs, func)
-        return None
+        if not (inner.bind_param and "." in inner.bind_param):
+            return None
+        # A pool method binding as its config says: the config built here decides (below).
     # A pool handed a config that says bind: pool.acquire(SocketConfig(zmq.REP, ep, bind=bind)).
+    holder_attrs = inner.holder_attrs if inner is not None else ()
     for arg in [*value.args, *[kw.value for kw in value.keywords]]:
         config = config_locals.get(arg.id) if isinstance(arg, ast.Name) else arg
         if not isinstance(config, ast.Call):
@@ -385,15 +448,146 @@ def _factory_from_return(index, func, value, created, bind_conditions, prebound,
         socket_type = _config_socket_type(config)
         if bind_value is None:
             if _resolved_config_binds(index, module, config):
-                return Factory(name, socket_type, None, None, (), func)
+                return Factory(name, socket_type, None, None, holder_attrs, func)
             continue
         if isinstance(bind_value, ast.Constant) and bind_value.value is True:
-            return Factory(name, socket_type, None, None, (), func)
+            return Factory(name, socket_type, None, None, holder_attrs, func)
         if isinstance(bind_value, ast.Name) and bind_value.id in params:
             default = _literal_bool(defaults.get(bind_value.id))
             if default is not None:
-                return Factory(name, socket_type, bind_value.id, default, (), func)
+                return Factory(name, socket_type, bind_value.id, default, holder_attrs, func)
     return None
+
+
+def _config_type_at(inner: Factory, call: ast.Call, values: Dict[str, ast.Call]) -> Optional[str]:
+    """The socket type of the config ``call`` hands ``inner`` (through a local, too)."""
+    if inner.bind_param is None or inner.function is None or "." not in inner.bind_param:
+        return None
+    arg = _argument_for(call, inner.function, inner.bind_param.partition(".")[0], _is_bound_call(call))
+    if isinstance(arg, ast.Name):
+        arg = values.get(arg.id)
+    return _config_socket_type(arg) if isinstance(arg, ast.Call) else None
+
+
+#: Socket attributes pyzmq maps to options (``sock.linger = 0`` is ``setsockopt(zmq.LINGER, 0)``).
+_OPTION_ATTRS = frozenset({
+    "linger", "rcvtimeo", "sndtimeo", "sndhwm", "rcvhwm", "hwm", "identity", "routing_id", "immediate",
+    "reconnect_ivl", "reconnect_ivl_max", "tcp_keepalive", "ipv6", "conflate", "probe_router", "router_mandatory",
+})
+
+
+def factory_options(index: ProjectIndex, func: FunctionInfo) -> Tuple[Tuple[str, str], ...]:
+    """The socket options a binding factory sets from what its caller hands it: ``(source,
+    OPTION)`` pairs where source is a parameter (``"linger"``), a field of a config parameter
+    (``"config.linger"``) or a keyword the caller passes through ``**kwargs`` (``"**linger"``):
+    ``sock.setsockopt(zmq.LINGER, config.linger)``, ``sock.rcvtimeo = timeout``, or the same
+    done by a factory this one calls, its arguments followed back to the caller. Options set
+    to fixed values are the pool's own, not the caller's."""
+    key = ("sockets.factory_options", str(func.module.path), func.qualname, func.node.lineno)
+    if key in index._memo:
+        value = index._memo[key]
+        return () if value is _IN_PROGRESS else value  # type: ignore[return-value]
+    index._memo[key] = _IN_PROGRESS
+    index._memo[key] = result = _find_factory_options(index, func)
+    return result
+
+
+def _find_factory_options(index: ProjectIndex, func: FunctionInfo) -> Tuple[Tuple[str, str], ...]:
+    params = set(func.parameters)
+    star = func.node.args.kwarg.arg if func.node.args.kwarg is not None else None
+    module = func.module
+    found: List[Tuple[str, str]] = []
+    config_locals: Dict[str, ast.Call] = {}
+
+    def source(value: ast.AST) -> Optional[str]:
+        name = dotted_name(value)
+        if name and name.partition(".")[0] in params and name.count(".") <= 1:
+            return name
+        return None
+
+    nodes = list(own_nodes(func.node))
+    for node in nodes:
+        if isinstance(node, ast.Assign) and len(node.targets) == 1 and isinstance(node.targets[0], ast.Name) and isinstance(node.value, ast.Call):
+            config_locals.setdefault(node.targets[0].id, node.value)
+    for node in nodes:
+        if isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute) and node.func.attr in ("setsockopt", "set") and len(node.args) == 2:
+            option = dotted_name(node.args[0])
+            src = source(node.args[1])
+            if option and src and option.rpartition(".")[2].isupper():
+                found.append((src, option.rpartition(".")[2]))
+        elif isinstance(node, ast.Assign) and len(node.targets) == 1 and isinstance(node.targets[0], ast.Attribute):
+            target = node.targets[0]
+            src = source(node.value)
+            if target.attr in _OPTION_ATTRS and src and isinstance(target.value, ast.Name) and target.value.id not in params:
+                found.append((src, target.attr.upper()))
+        if not isinstance(node, ast.Call):
+            continue
+        callee = _resolve_call(index, module, node)
+        if callee is None or callee is func or factory_of_function(index, callee) is None:
+            continue
+        for inner_source, option in factory_options(index, callee):
+            mapped = _map_option_source(callee, node, inner_source, params, star, config_locals)
+            if mapped is not None:
+                found.append((mapped, option))
+    return tuple(dict.fromkeys(found))
+
+
+def _map_option_source(
+    callee: FunctionInfo, call: ast.Call, inner: str, params: Set[str], star: Optional[str], config_locals: Dict[str, ast.Call]
+) -> Optional[str]:
+    """The caller's source for the callee's option source ``inner`` at ``call``."""
+    if inner.startswith("**"):
+        field_name = inner[2:]
+        explicit = next((kw.value for kw in call.keywords if kw.arg == field_name), None)
+        if explicit is not None:
+            name = dotted_name(explicit)
+            return name if name and name.partition(".")[0] in params else None
+        return inner if star and any(kw.arg is None and dotted_name(kw.value) == star for kw in call.keywords) else None
+    param, _, field_name = inner.partition(".")
+    arg = _argument_for(call, callee, param, _is_bound_call(call))
+    if arg is None:
+        return f"**{param}" if star and not field_name and any(kw.arg is None and dotted_name(kw.value) == star for kw in call.keywords) else None
+    if isinstance(arg, ast.Name) and arg.id in config_locals and field_name:
+        arg = config_locals[arg.id]
+    if isinstance(arg, ast.Call) and field_name:
+        # A config built here: its keyword for the field, or the caller's through **kwargs.
+        explicit = next((kw.value for kw in arg.keywords if kw.arg == field_name), None)
+        if explicit is not None:
+            name = dotted_name(explicit)
+            return name if name and name.partition(".")[0] in params else None
+        if star and any(kw.arg is None and dotted_name(kw.value) == star for kw in arg.keywords):
+            return f"**{field_name}"
+        return None
+    name = dotted_name(arg)
+    if name and name.partition(".")[0] in params:
+        return f"{name}.{field_name}" if field_name else name
+    return None
+
+
+def caller_options(misuse: "Misuse") -> List[Tuple[str, ast.expr]]:
+    """``(OPTION, value)`` the call ``misuse.factory_call`` asks its factory to set (its
+    keywords and arguments mapped through `factory_options`): what a plain socket in its
+    place must set itself."""
+    factory = misuse.factory
+    func = factory.function
+    if func is None or misuse.origin is None:
+        return []
+    call = misuse.factory_call
+    result: List[Tuple[str, ast.expr]] = []
+    for src, option in misuse.origin.options:
+        value: Optional[ast.expr] = None
+        if src.startswith("**"):
+            value = next((kw.value for kw in call.keywords if kw.arg == src[2:]), None)
+        else:
+            param, _, field_name = src.partition(".")
+            arg = _argument_for(call, func, param, _is_bound_call(call))
+            if field_name and isinstance(arg, ast.Call):
+                value = next((kw.value for kw in arg.keywords if kw.arg == field_name), None)
+            elif not field_name:
+                value = arg
+        if value is not None:
+            result.append((option, value))
+    return sorted(result, key=lambda item: (item[1].lineno, item[1].col_offset))
 
 
 def _literal_bool(node: Optional[ast.AST]) -> Optional[bool]:
@@ -430,6 +624,16 @@ def _holder_attributes(index, module, call: ast.Call, position: int, keyword: Op
     target = index.resolve(module, name) if name else None
     if isinstance(target, ClassInfo):
         init = index.find_method(target, "__init__")
+        if init is None:
+            # A dataclass / NamedTuple: its fields, in order, are its parameters and attributes.
+            fields = [
+                stmt.target.id for klass in reversed(index.mro(target)) for stmt in klass.node.body
+                if isinstance(stmt, ast.AnnAssign) and isinstance(stmt.target, ast.Name)
+                and not (dotted_name(stmt.annotation) or "").endswith("ClassVar")
+            ]
+            field_name = keyword or (fields[position] if position < len(fields) else None)
+            if field_name in fields:
+                return (field_name,)
         if init is not None:
             params = _positional_params(init, bound=True)
             param = keyword or (params[position] if position < len(params) else None)
@@ -468,6 +672,15 @@ def _is_bound_call(call: ast.Call) -> bool:
 def _resolve_call(index: ProjectIndex, module: ModuleInfo, call: ast.Call) -> Optional[FunctionInfo]:
     name = dotted_name(call.func)
     if not name:
+        # ``get_pool().get_socket(config)``: a method of what a function returns (a singleton getter).
+        func = call.func
+        if isinstance(func, ast.Attribute) and isinstance(func.value, ast.Call):
+            inner = dotted_name(func.value.func)
+            target = index.resolve_callable(module, inner, line=call.lineno) if inner else None
+            klass = index.returned_class(target) if isinstance(target, FunctionInfo) else target
+            if isinstance(klass, ClassInfo):
+                method = index.find_method(klass, func.attr)
+                return method if isinstance(method, FunctionInfo) else None
         return None
     try:
         target = index.resolve_callable(module, name, line=call.lineno)
@@ -543,9 +756,12 @@ def _index_assignments(nodes: Iterable[ast.AST]) -> _Assignments:
                 found.append((sub.lineno, sub.col_offset, sub.target.id, sub.value))
         else:
             continue
-        if isinstance(sub.value, ast.Call):
+        value = sub.value
+        if isinstance(value, ast.Attribute) and isinstance(value.value, ast.Call):
+            value = value.value  # ``x = factory(...).socket``
+        if isinstance(value, ast.Call):
             call_lines.append(sub.lineno)
-            call_values.append((sub.lineno, sub.value))
+            call_values.append((sub.lineno, value))
     found.sort(key=lambda f: (f[0], f[1]))
     call_lines.sort()
     call_values.sort(key=lambda c: c[0])
@@ -660,6 +876,8 @@ class Misuse:
     #: The function holding the use (None: module level).
     function: Optional[FunctionInfo]
     subject: str
+    #: Where the socket came from (the factory call, a holder attribute taken off it, a wrapper).
+    origin: Optional["_Origin"] = None
 
 
 def _statement_walk(body: Sequence[ast.stmt]) -> Iterator[Tuple[ast.stmt, List[ast.AST]]]:
@@ -712,6 +930,32 @@ class _Origin:
     call: ast.Call
     factory: Factory
     module: ModuleInfo
+    #: The holder attribute taken straight off the call (``get_rep_socket(ep).socket``).
+    via: Optional[str] = None
+    #: Attributes of what was assigned that hold the socket (a wrapper kept as it is).
+    holder: Tuple[str, ...] = ()
+    #: The expression assigned: the call, or the holder attribute taken off it.
+    expr: Optional[ast.expr] = None
+    #: `factory_options` of the factory called.
+    options: Tuple[Tuple[str, str], ...] = ()
+
+
+def _factory_value(index: ProjectIndex, module: ModuleInfo, value: ast.expr, extra: Sequence[str]) -> Optional[_Origin]:
+    """Where ``value`` gets a factory-bound socket from: the factory call itself (the socket,
+    or a wrapper whose ``holder`` attributes hold it), or the wrapper's socket attribute taken
+    off the call (``get_rep_socket(ep).socket``)."""
+    via, expr = None, value
+    if isinstance(value, ast.Attribute) and isinstance(value.value, ast.Call):
+        via, value = value.attr, value.value
+    if not isinstance(value, ast.Call):
+        return None
+    factory = factory_of_call(index, module, value, extra)
+    if factory is None or not factory.binds_at(value, _is_bound_call(value), index, module):
+        return None
+    options = factory_options(index, factory.function) if factory.function is not None else ()
+    if via is not None:
+        return _Origin(value, factory, module, via, (), expr, options) if via in factory.holder_attrs else None
+    return _Origin(value, factory, module, None, factory.holder_attrs, expr, options)
 
 
 def _class_factory_attrs(index: ProjectIndex, cls: ClassInfo, extra: Sequence[str]) -> Dict[str, _Origin]:
@@ -738,17 +982,17 @@ def _compute_factory_attrs(index: ProjectIndex, cls: ClassInfo, extra: Sequence[
             # `ProjectIndex.attribute_values`, with the hierarchy resolved once for the class
             all_values = [v for k in mro for v in k.attributes.get(attr, [])]
             origin = None
-            if not any(isinstance(v, ast.Call) for v in all_values):
+            if not any(isinstance(v, ast.Call) or isinstance(v, ast.Attribute) and isinstance(v.value, ast.Call) for v in all_values):
                 continue
             for value in all_values:
                 if _is_none(value):
                     continue
                 owner = next((k for k in mro if value in k.attributes.get(attr, [])), cls)
-                factory = factory_of_call(index, owner.module, value, extra) if isinstance(value, ast.Call) else None
-                if factory is None or not factory.binds_at(value, _is_bound_call(value), index, owner.module):
+                found = _factory_value(index, owner.module, value, extra)
+                if found is None:
                     origin = None
                     break
-                origin = origin or _Origin(value, factory, owner.module)
+                origin = origin or found
             if origin is not None:
                 result[attr] = origin
     return result
@@ -766,8 +1010,7 @@ def _assigns_binding_call(index: ProjectIndex, cls: ClassInfo, extra: Sequence[s
 
 
 def _binding_call(index: ProjectIndex, module: ModuleInfo, call: ast.Call, extra: Sequence[str]) -> bool:
-    factory = factory_of_call(index, module, call, extra)
-    return factory is not None and factory.binds_at(call, _is_bound_call(call), index, module)
+    return _factory_value(index, module, call, extra) is not None
 
 
 def socket_misuses(index: ProjectIndex, module: ModuleInfo, extra: Sequence[str] = ()) -> List[Misuse]:
@@ -785,13 +1028,14 @@ def _find_misuses(index: ProjectIndex, module: ModuleInfo, extra: Tuple[str, ...
         state: Dict[str, _Origin] = {}
         if func is not None and func.owner is not None and self_name:
             for attr, origin in _class_factory_attrs(index, func.owner, extra).items():
-                state[f"{self_name}.{attr}"] = origin
+                for key in [f"{self_name}.{attr}.{h}" for h in origin.holder] or [f"{self_name}.{attr}"]:
+                    state[key] = origin
         # A socket can only come into play from the class or by assigning a call's result.
         if not state and not _assigns_a_call_within(index, module, func.node if func is not None else None):
             continue
 
         def note(kind: str, use: ast.Call, origin: _Origin, subject: str) -> None:
-            found.setdefault(id(use), Misuse(kind, use, origin.call, origin.factory, origin.module, func, subject))
+            found.setdefault(id(use), Misuse(kind, use, origin.call, origin.factory, origin.module, func, subject, origin))
 
         for stmt, exprs in _statement_walk(body):
             # With nothing factory-made in sight no call here can be a misuse: only the
@@ -834,10 +1078,9 @@ def _assign(index, module, state: Dict[str, _Origin], targets, value: ast.expr, 
         return  # ``a[i] = ...``, ``x, y = ...``: nothing tracked changes
     origin: Optional[_Origin] = None
     holder: Tuple[str, ...] = ()
-    if isinstance(value, ast.Call):
-        factory = factory_of_call(index, module, value, extra)
-        if factory is not None and factory.binds_at(value, _is_bound_call(value), index, module):
-            origin, holder = _Origin(value, factory, module), factory.holder_attrs
+    if isinstance(value, ast.Call) or isinstance(value, ast.Attribute) and isinstance(value.value, ast.Call):
+        origin = _factory_value(index, module, value, extra)
+        holder = origin.holder if origin is not None else ()
     else:
         source = dotted_name(value)
         if source in state:
@@ -861,6 +1104,44 @@ def _assign(index, module, state: Dict[str, _Origin], targets, value: ast.expr, 
 
 # ---------------------------------------------------------------------------------------------
 # context expression for the fixes
+
+
+def wrapper_socket_uses(index: ProjectIndex, module: ModuleInfo, misuse: Misuse) -> Optional[List[ast.Attribute]]:
+    """For a socket used through the wrapper a factory returned (``w = get_pub_socket(ep);
+    w.socket.connect(...)``): every ``w.socket`` when the wrapper is used for nothing else —
+    in the function for a local, in the class's methods for a ``self`` attribute — so the
+    wrapper can become the plain socket; None when something else reads it."""
+    origin = misuse.origin
+    if origin is None or not origin.holder or misuse.function is None:
+        return None
+    wrapper, _, attr = misuse.subject.rpartition(".")
+    if attr not in origin.holder or not wrapper:
+        return None
+    func = misuse.function
+    self_name = _self_name(func)
+    if self_name and wrapper.startswith(self_name + ".") and wrapper.count(".") == 1 and func.owner is not None:
+        cls = func.owner
+        if any(klass is not cls and wrapper.partition(".")[2] in klass.attributes for klass in index.mro(cls)):
+            return None
+        scopes = [(m.node, _self_name(m)) for m in cls.methods.values()]
+        name = wrapper.partition(".")[2]
+        loads = [
+            node for scope, sid in scopes for node in walk(scope)
+            if isinstance(node, ast.Attribute) and node.attr == name and isinstance(node.value, ast.Name) and node.value.id == sid
+            and isinstance(node.ctx, ast.Load)
+        ]
+    elif "." not in wrapper:
+        loads = [node for node in walk(func.node) if isinstance(node, ast.Name) and node.id == wrapper and isinstance(node.ctx, ast.Load)]
+    else:
+        return None
+    parents = _parents(func.owner.node if func.owner is not None and "." in wrapper else func.node)
+    uses = []
+    for node in loads:
+        parent = parents.get(node)
+        if not (isinstance(parent, ast.Attribute) and parent.value is node and parent.attr == attr):
+            return None
+        uses.append(parent)
+    return uses
 
 
 def context_expression(index: ProjectIndex, module: ModuleInfo, misuse: Misuse) -> str:

@@ -5,6 +5,7 @@ import libcst as cst
 from zmqlint.codemods.sockets import may_misuse, report_misuses
 from zmqlint.model import Applicability, Severity
 from zmqlint.rule import Invalid, Rule, Valid
+from zmqlint.rules._examples import WRAPPER_FILES
 
 _POOL = '''
 from dataclasses import dataclass
@@ -114,6 +115,49 @@ class PooledPublisherConnects(Rule):
     ]
 
     INVALID = [
+        # The pool's wrapper kept and connected through: it becomes the plain socket.
+        Invalid(
+            """
+            from common.pools.zmq_pool import get_pub_socket
+
+            class ErrorPublisher:
+                def __init__(self, endpoint):
+                    self.pub = get_pub_socket(endpoint)
+                    self.pub.socket.connect(endpoint)
+
+                def publish(self, error):
+                    self.pub.socket.send_json({"error": error})
+            """,
+            files=WRAPPER_FILES,
+            path="agents/error_publisher.py",
+            line=6,
+            expected_fix="""
+            import zmq
+
+            class ErrorPublisher:
+                def __init__(self, endpoint):
+                    self.pub = zmq.Context.instance().socket(zmq.PUB)
+                    self.pub.connect(endpoint)
+
+                def publish(self, error):
+                    self.pub.send_json({"error": error})
+            """,
+        ),
+        # A wrapper the function hands on: reported, not fixed (its caller expects a wrapper).
+        Invalid(
+            """
+            from common.pools.zmq_pool import get_pub_socket
+
+            def publisher(endpoint):
+                wrapper = get_pub_socket(endpoint)
+                wrapper.socket.connect(endpoint)
+                return wrapper
+            """,
+            files=WRAPPER_FILES,
+            path="agents/publisher.py",
+            line=5,
+            expected_fix=None,
+        ),
         Invalid(
             """
             import zmq

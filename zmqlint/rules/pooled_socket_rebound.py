@@ -5,6 +5,7 @@ import libcst as cst
 from zmqlint.codemods.sockets import may_misuse, report_misuses
 from zmqlint.model import Applicability, Severity
 from zmqlint.rule import Invalid, Option, Rule, Valid
+from zmqlint.rules._examples import WRAPPER_FILES
 
 _POOL = '''
 import zmq
@@ -30,7 +31,12 @@ class PooledSocketRebound(Rule):
     bound (a function that creates a socket and binds it, or builds a socket config with
     `bind=True` and hands it to a pool, and returns the socket or an object holding it), then
     reports any later `bind` of such a socket: directly, through an alias, a `self.` or holder
-    attribute, a helper method that binds its argument, or inside a retry loop.
+    attribute, a helper method that binds its argument, or inside a retry loop. The bind
+    decision is followed through the config object's field and the pool method's
+    `if config.bind:`, across modules and private methods, with the pool reached through a
+    singleton getter (`get_zmq_pool().get_socket(config)`), and through the wrapper a pool
+    hands out (a dataclass holding the socket in `.socket`): taken straight off the call
+    (`get_rep_socket(ep).socket`) or kept and used through (`w.socket.bind(...)`).
 
     ## Why is this bad?
     The second `bind` of the same endpoint fails with `ZMQError: Address already in use`
@@ -54,7 +60,12 @@ class PooledSocketRebound(Rule):
     already has (the factory's `context=` argument, the class's context attribute, a local
     context, else `zmq.Context.instance()`), so the caller's own `bind` is the one bind. The
     factory import is removed when nothing else uses it and `import zmq` added when missing.
-    Socket options the factory applied are not copied over. Names the analysis cannot see
+    Options the caller asked the factory to set (`get_rep_socket(ep, rcvtimeo=500)`, when the
+    factory turns them into `setsockopt`) are set on the plain socket right after it is
+    created; options the factory sets to fixed values of its own are not copied over. A
+    wrapper taken apart (`get_rep_socket(ep).socket`) becomes the plain socket; a wrapper kept
+    in a variable or attribute becomes the socket itself when nothing reads it but its
+    socket attribute (`w.socket` -> `w`), and is otherwise reported only. Names the analysis cannot see
     into can be declared with the `binding-factories` setting; they are reported, and fixed
     when their name tells the socket type (`get_rep_socket` -> `REP`).
     """
@@ -73,6 +84,18 @@ class PooledSocketRebound(Rule):
     }
 
     VALID = [
+        Valid(
+            """
+            from common.pools.zmq_pool import get_req_socket
+
+            class Client:
+                def __init__(self, endpoint):
+                    self.socket = get_req_socket(endpoint).socket
+                    self.socket.connect(endpoint)
+            """,
+            files=WRAPPER_FILES,
+            path="agents/client.py",
+        ),
         Valid(
             """
             import zmq
@@ -113,6 +136,79 @@ class PooledSocketRebound(Rule):
     ]
 
     INVALID = [
+        # The socket taken straight off the pool's wrapper, an option set, then bound again.
+        Invalid(
+            """
+            import zmq
+            from common.base_agent import BaseAgent
+            from common.pools.zmq_pool import get_rep_socket
+
+            class EmotionEngine(BaseAgent):
+                def __init__(self, port):
+                    super().__init__("EmotionEngine", port)
+                    self.socket = get_rep_socket(f"tcp://*:{port}").socket
+                    self.socket.setsockopt(zmq.LINGER, 0)
+                    self.socket.bind(f"tcp://*:{port}")
+            """,
+            files=WRAPPER_FILES,
+            path="agents/emotion_engine.py",
+            line=10,
+            message_contains="get_rep_socket",
+            expected_fix="""
+            import zmq
+            from common.base_agent import BaseAgent
+
+            class EmotionEngine(BaseAgent):
+                def __init__(self, port):
+                    super().__init__("EmotionEngine", port)
+                    self.socket = self.context.socket(zmq.REP)
+                    self.socket.setsockopt(zmq.LINGER, 0)
+                    self.socket.bind(f"tcp://*:{port}")
+            """,
+        ),
+        # Bound in a later method, in a retry loop over ports; the caller's options carried over.
+        Invalid(
+            """
+            import zmq
+            from common.base_agent import BaseAgent
+            from common.pools.zmq_pool import get_rep_socket
+
+            class NluAgent(BaseAgent):
+                def __init__(self, port):
+                    super().__init__("NluAgent", port)
+                    self.socket = get_rep_socket(f"tcp://*:{port}", rcvtimeo=500, linger=0).socket
+
+                def start(self):
+                    while True:
+                        try:
+                            self.socket.bind(f"tcp://*:{self.port}")
+                            break
+                        except zmq.ZMQError:
+                            self.port += 1
+            """,
+            files=WRAPPER_FILES,
+            path="agents/nlu_agent.py",
+            line=13,
+            expected_fix="""
+            import zmq
+            from common.base_agent import BaseAgent
+
+            class NluAgent(BaseAgent):
+                def __init__(self, port):
+                    super().__init__("NluAgent", port)
+                    self.socket = self.context.socket(zmq.REP)
+                    self.socket.setsockopt(zmq.RCVTIMEO, 500)
+                    self.socket.setsockopt(zmq.LINGER, 0)
+
+                def start(self):
+                    while True:
+                        try:
+                            self.socket.bind(f"tcp://*:{self.port}")
+                            break
+                        except zmq.ZMQError:
+                            self.port += 1
+            """,
+        ),
         Invalid(
             """
             import zmq
