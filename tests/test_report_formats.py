@@ -77,8 +77,13 @@ def findings_json(tmp_path, *paths):
 
 # -- concise -------------------------------------------------------------------------------
 
-#: The pattern the README gives for VS Code's problem matcher (and SublimeLinter's regex).
-PROBLEM_MATCHER = re.compile(r"^(.+?):(\d+):(\d+): ([A-Z]+\d+) (.+)$")
+def readme_patterns():
+    """The VS Code problem matcher and the SublimeLinter regex, as the README gives them."""
+    readme = (REPO / "README.md").read_text(encoding="utf-8")
+    block = readme.split('"problemMatcher": ', 1)[1].split("```", 1)[0]
+    matcher = json.loads(block)
+    sublime = re.search(r'^    regex = r"(.+)"$', readme, flags=re.M).group(1)
+    return re.compile(matcher["pattern"]["regexp"]), re.compile(sublime)
 
 
 def test_concise_is_one_line_per_finding_in_the_problem_matcher_shape(tmp_path):
@@ -88,11 +93,13 @@ def test_concise_is_one_line_per_finding_in_the_problem_matcher_shape(tmp_path):
     expected = findings_json(tmp_path, "svc", "ok")
     lines = proc.stdout.splitlines()
     assert len(lines) == len(expected) == 6
+    problem_matcher, sublime = readme_patterns()
     for line, finding in zip(lines, expected):
-        path, row, column, code, message = PROBLEM_MATCHER.match(line).groups()
-        assert (path, int(row), int(column), code, message) == (
-            finding["path"], finding["line"], finding["column"], finding["code"], finding["message"]
-        )
+        want = (finding["path"], finding["line"], finding["column"], finding["code"], finding["message"])
+        path, row, column, code, message = problem_matcher.match(line).groups()
+        assert (path, int(row), int(column), code, message) == want
+        parts = sublime.match(line).groupdict()
+        assert (int(parts["line"]), int(parts["col"]), parts["code"], parts["message"]) == want[1:]
 
 
 @pytest.mark.skipif(shutil.which("vim") is None, reason="needs vim")
