@@ -188,3 +188,30 @@ def test_statistics_and_reports_of_stdin(tmp_path):
     text = zmqlint("-", "--stdin-filename", "pkg/api.py", cwd=tmp_path, input=API.encode()).stdout.decode()
     # The excerpt is the buffer's line, not the disk's.
     assert "5 |     await flush(records, sync=True)" in text
+
+
+def test_output_file_takes_the_report_and_stdout_keeps_the_fixed_text(tmp_path):
+    project(tmp_path)
+    proc = zmqlint("-", "--stdin-filename", "pkg/api.py", "--fix", "--format", "json", "-o", "report.json", cwd=tmp_path, input=API.encode())
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stdout.decode() == API_FIXED
+    assert json.loads((tmp_path / "report.json").read_text()) == []
+    # Recording a baseline while fixing still prints the fixed text: the buffer is never lost.
+    proc = zmqlint("-", "--stdin-filename", "pkg/api.py", "--fix", "--write-baseline", "b.json", cwd=tmp_path, input=API.encode())
+    assert proc.returncode == 0 and proc.stdout.decode() == API_FIXED
+
+
+def test_baseline_fingerprints_use_the_buffer_not_the_disk(tmp_path):
+    project(tmp_path)
+    (tmp_path / "svc.py").write_text("def f(v):\n    return eval(v)\n", encoding="utf-8")
+    recorded = zmqlint("-", "--stdin-filename", "svc.py", "--write-baseline", "base.json", cwd=tmp_path,
+                       input=b"def f(v):\n    return eval(v)\n")
+    assert recorded.returncode == 0, recorded.stderr
+    same = zmqlint("-", "--stdin-filename", "svc.py", "--baseline", "base.json", cwd=tmp_path,
+                   input=b"def f(v):\n    return eval(v)\n")
+    assert same.returncode == 0, same.stdout
+    # The buffer's line changed (the disk's did not): the finding is new.
+    edited = zmqlint("-", "--stdin-filename", "svc.py", "--baseline", "base.json", "--format", "concise", cwd=tmp_path,
+                     input=b"def f(v):\n    return eval(v + '1')\n")
+    assert edited.returncode == 1
+    assert edited.stdout.decode().startswith("svc.py:2:12: SEC401 ")

@@ -145,7 +145,6 @@ def check(
         fix_mode = FixMode.UNSAFE if unsafe_fixes else FixMode.SAFE
     else:
         fix_mode = FixMode.NONE
-    content = b""
     try:
         if stdin:
             content = click.get_binary_stream("stdin").read()
@@ -156,6 +155,9 @@ def check(
                 fix_mode=fix_mode,
                 use_prefilter=not no_prefilter,
             )
+            if fix and not diff:
+                # As Ruff does: the fixed text goes to standard output, the report to standard error.
+                _print_fixed_text(result, content)
         else:
             if changed_since:
                 paths = _changed_paths(paths, config, changed_since)
@@ -192,12 +194,8 @@ def check(
     except Exception as exc:  # pragma: no cover - reported, never a bare traceback
         raise fail(f"internal error: {type(exc).__name__}: {exc}")
 
-    if stdin and fix and not diff:
-        # As Ruff does: the fixed text goes to standard output, the report to standard error.
-        _print_fixed_text(result, content)
-        default_stream = sys.stderr
-    else:
-        default_stream = sys.stdout
+    # With the fixed text of standard input on standard output, the report goes to standard error.
+    default_stream = sys.stderr if stdin and fix and not diff else sys.stdout
     stream = open(output_file, "w", encoding="utf-8") if output_file else default_stream
     try:
         if diff:
