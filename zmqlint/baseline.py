@@ -18,7 +18,7 @@ import json
 import re
 from collections import Counter
 from pathlib import Path
-from typing import Dict, Iterable, List
+from typing import Dict, Iterable, List, Mapping, Optional
 
 from zmqlint import __version__
 from zmqlint.model import Finding
@@ -47,13 +47,20 @@ def fingerprint(finding: Finding, lines: List[str]) -> str:
     return hashlib.sha256(payload.encode("utf-8", errors="replace")).hexdigest()[:24]
 
 
-def fingerprints(findings: Iterable[Finding], *, base: Path = Path(".")) -> List[str]:
+def fingerprints(
+    findings: Iterable[Finding], *, base: Path = Path("."), lines: Optional[Mapping[str, List[str]]] = None
+) -> List[str]:
+    """Each finding's fingerprint; ``lines`` gives the lines of files (by path as shown) whose
+    text is not the one on disk (read from standard input)."""
+    given = lines or {}
     cache: Dict[str, List[str]] = {}
-    return [fingerprint(f, _source_lines(str(base / f.path), cache)) for f in findings]
+    return [
+        fingerprint(f, given[f.path] if f.path in given else _source_lines(str(base / f.path), cache)) for f in findings
+    ]
 
 
-def write_baseline(path: Path, findings: List[Finding]) -> int:
-    prints = fingerprints(findings)
+def write_baseline(path: Path, findings: List[Finding], *, lines: Optional[Mapping[str, List[str]]] = None) -> int:
+    prints = fingerprints(findings, lines=lines)
     entries = [
         {"fingerprint": fp, "code": f.code, "path": f.path, "line": f.line, "message": f.message}
         for fp, f in zip(prints, findings)
@@ -78,11 +85,13 @@ def read_baseline(path: Path) -> Counter:
         raise BaselineError(f"baseline {path} is malformed: {exc}") from exc
 
 
-def new_findings(findings: List[Finding], baseline: Counter) -> List[Finding]:
+def new_findings(
+    findings: List[Finding], baseline: Counter, *, lines: Optional[Mapping[str, List[str]]] = None
+) -> List[Finding]:
     """The findings not accounted for by ``baseline`` (each recorded fingerprint absorbs one)."""
     remaining = Counter(baseline)
     kept = []
-    for fp, finding in zip(fingerprints(findings), findings):
+    for fp, finding in zip(fingerprints(findings, lines=lines), findings):
         if remaining[fp] > 0:
             remaining[fp] -= 1
         else:

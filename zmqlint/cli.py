@@ -58,10 +58,17 @@ def cli() -> None:
 @click.option(
     "--format",
     "output_format",
-    type=click.Choice(["text", "json", "sarif", "github", "plan"]),
+    type=click.Choice(["text", "concise", "json", "sarif", "github", "gitlab", "junit", "plan"]),
     default="text",
     show_default=True,
     help="Output format.",
+)
+@click.option("--statistics", is_flag=True, help="Count the findings of each code instead of listing them (text or json).")
+@click.option(
+    "--stdin-filename",
+    metavar="PATH",
+    help="Check the text on standard input as the file PATH (its configuration, per-file ignores and imports); "
+    "with --fix, print the fixed text. Other paths are ignored.",
 )
 @click.option("--config", "config_path", type=click.Path(path_type=Path, dir_okay=False), help="Configuration file.")
 @click.option("--output-file", "-o", type=click.Path(path_type=Path, dir_okay=False), help="Write the report here.")
@@ -92,14 +99,41 @@ def check(
     jobs: Optional[int],
     no_cache: bool,
     no_prefilter: bool,
+    statistics: bool,
+    stdin_filename: Optional[str],
 ) -> None:
-    """Lint PATHS (default: the current folder); with --fix, rewrite them."""
-    from zmqlint.reporters import REPORTERS
-    from zmqlint.runner import run
+    """Lint PATHS (default: the current folder); with --fix, rewrite them.
 
-    paths = list(paths) or ["."]
+    `-` as the only path (or --stdin-filename) checks standard input instead.
+    """
+    from zmqlint.reporters import REPORTERS
+    from zmqlint.runner import run, run_stdin
+
+    given = list(paths)
+    paths = given or ["."]
+    stdin = stdin_filename is not None or given == ["-"]
+    if stdin:
+        # As Ruff does: --stdin-filename always reads standard input, other paths are ignored.
+        ignored = [p for p in given if p != "-"]
+        if ignored:
+            click.echo(f"zmqlint: warning: ignoring {', '.join(ignored)} in favour of standard input", err=True)
+        if stdin_filename is not None and not stdin_filename.strip():
+            raise fail("--stdin-filename needs a path")
+        if stdin_filename is not None and Path(stdin_filename).is_dir():
+            raise fail(f"--stdin-filename names a folder, not a file: {stdin_filename}")
+        if changed_since:
+            raise fail("--changed-since does not apply to standard input")
+    elif "-" in paths:
+        raise fail("'-' (standard input) cannot be combined with other paths; name the file it holds with --stdin-filename PATH")
+    if statistics and output_format not in ("text", "json"):
+        raise fail(f"--statistics prints text or json, not --format {output_format}")
+    if statistics and diff:
+        raise fail("--statistics and --diff cannot be combined")
     try:
-        config = Config.discover([Path(p) for p in paths], explicit=config_path)
+        if stdin:
+            config = Config.discover([Path(stdin_filename)] if stdin_filename else [], explicit=config_path)
+        else:
+            config = Config.discover([Path(p) for p in paths], explicit=config_path)
         config.with_overrides(
             select=_split_codes(select), extend_select=_split_codes(extend_select), ignore=_split_codes(ignore)
         )
@@ -112,30 +146,45 @@ def check(
     else:
         fix_mode = FixMode.NONE
     try:
-        if changed_since:
-            paths = _changed_paths(paths, config, changed_since)
-        from zmqlint.progress import ProgressBar
-        from zmqlint.runner import default_jobs
-
-        with ProgressBar() as bar:
-            result = run(
-                paths,
+        if stdin:
+            content = click.get_binary_stream("stdin").read()
+            result = run_stdin(
+                stdin_filename if stdin_filename is not None else "-",
+                content,
                 config,
                 fix_mode=fix_mode,
-                write=not diff,
-                jobs=jobs or default_jobs(),
-                use_cache=not no_cache,
                 use_prefilter=not no_prefilter,
-                progress=bar if ProgressBar.wanted(quiet) else None,
             )
+            if fix and not diff:
+                # As Ruff does: the fixed text goes to standard output, the report to standard error.
+                _print_fixed_text(result, content)
+        else:
+            if changed_since:
+                paths = _changed_paths(paths, config, changed_since)
+            from zmqlint.progress import ProgressBar
+            from zmqlint.runner import default_jobs
+
+            with ProgressBar() as bar:
+                result = run(
+                    paths,
+                    config,
+                    fix_mode=fix_mode,
+                    write=not diff,
+                    jobs=jobs or default_jobs(),
+                    use_cache=not no_cache,
+                    use_prefilter=not no_prefilter,
+                    progress=bar if ProgressBar.wanted(quiet) else None,
+                )
+        # The lines of a text read from standard input are not those of the file on disk.
+        lines = {f.display_path: f.source_text.splitlines() for f in result.files if f.source_text is not None}
         if write_baseline:
             from zmqlint.baseline import write_baseline as record
 
-            count = record(write_baseline, result.findings)
+            count = record(write_baseline, result.findings, lines=lines)
             click.echo(f"zmqlint: recorded {count} finding(s) in {write_baseline}", err=True)
             raise click.exceptions.Exit(EXIT_CLEAN)
         if baseline_path:
-            _apply_baseline(result, baseline_path)
+            _apply_baseline(result, baseline_path, lines)
     except UsagePathError as exc:
         raise fail(str(exc))
     except ConfigError as exc:
@@ -145,23 +194,32 @@ def check(
     except Exception as exc:  # pragma: no cover - reported, never a bare traceback
         raise fail(f"internal error: {type(exc).__name__}: {exc}")
 
-    stream = open(output_file, "w", encoding="utf-8") if output_file else sys.stdout
+    # With the fixed text of standard input on standard output, the report goes to standard error.
+    default_stream = sys.stderr if stdin and fix and not diff else sys.stdout
+    stream = open(output_file, "w", encoding="utf-8") if output_file else default_stream
     try:
         if diff:
             stream.write(result.diff())
+        elif statistics:
+            from zmqlint.reporters import statistics as stats
+
+            (stats.render_json if output_format == "json" else stats.render)(result, stream)
         elif output_format == "plan":
             from zmqlint.reporters.plan import render_plan
 
             render_plan(result, stream, config)
+        elif output_format == "sarif":
+            from zmqlint.reporters.sarif import render as render_sarif
+
+            render_sarif(result, stream, config)
         elif output_format == "text" and quiet:
-            for f in result.findings:
-                stream.write(f"{f.path}:{f.line}:{f.column}: {f.code} {f.message}\n")
+            REPORTERS["concise"](result, stream)
         else:
             REPORTERS[output_format](result, stream)
     finally:
         if output_file:
             stream.close()
-    if output_format != "text" or diff:
+    if output_format != "text" or diff or statistics:
         for note in result.notes:
             click.echo(f"zmqlint: note: {note}", err=True)
     for error in result.errors:
@@ -187,14 +245,31 @@ def _changed_paths(paths: Sequence[str], config: Config, revision: str) -> List[
     return [shown for path, shown in discover(paths, config).files if path in changed]
 
 
-def _apply_baseline(result, baseline_path: Path) -> None:
+def _print_fixed_text(result, content: bytes) -> None:
+    """The text read from standard input, fixed (byte for byte as read when nothing was fixed),
+    in its own encoding, BOM and line endings, on standard output."""
+    from zmqlint.source import SourceFile
+
+    (checked,) = result.files
+    data = content
+    if checked.fixed_text is not None:
+        try:
+            data = SourceFile.from_bytes(checked.path, content).encode(checked.fixed_text)
+        except (UnicodeError, LookupError) as exc:
+            result.errors.append(f"{checked.display_path}: cannot encode the fixed text ({exc}); printed as read")
+    out = click.get_binary_stream("stdout")
+    out.write(data)
+    out.flush()
+
+
+def _apply_baseline(result, baseline_path: Path, lines=None) -> None:
     from zmqlint.baseline import BaselineError, new_findings, read_baseline
 
     try:
         recorded = read_baseline(baseline_path)
     except BaselineError as exc:
         raise fail(str(exc))
-    kept = {id(f) for f in new_findings(result.findings, recorded)}
+    kept = {id(f) for f in new_findings(result.findings, recorded, lines=lines)}
     for file_result in result.files:
         file_result.findings = [f for f in file_result.findings if id(f) in kept]
     result.extra_findings = [f for f in result.extra_findings if id(f) in kept]

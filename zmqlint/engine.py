@@ -271,12 +271,25 @@ class Engine:
         findings.sort(key=lambda f: f.sort_key)
         return findings, None if parsed.sliced else wrapper.module, []
 
-    def check_file(self, path: Path, display_path: str, *, write: bool = True) -> FileResult:
-        """Lint ``path``; when fixing, rewrite it (``write``) or only compute the new text."""
+    def check_file(self, path: Path, display_path: str, *, write: bool = True, content: Optional[bytes] = None) -> FileResult:
+        """Lint ``path``; when fixing, rewrite it (``write``) or only compute the new text.
+
+        With ``content``, those bytes are the file instead of what is on disk (an editor's
+        buffer piped to standard input): they are decoded as a file would be, the project index
+        sees their text for ``path`` (the file on disk is never read for it), and nothing is
+        written.
+        """
         result = FileResult(path=path, display_path=display_path)
         self.index.reset_touched()
+        if content is not None:
+            write = False
         try:
-            source = SourceFile.read(path)
+            if content is None:
+                source = SourceFile.read(path)
+            else:
+                source = SourceFile.from_bytes(path, content)
+                self.index.set_source(path, source.text)
+                result.source_text = source.text
         except SourceError as exc:
             if self._code_enabled_for(path, "E902"):
                 result.findings.append(engine_finding(display_path, "E902", str(exc)))
@@ -323,6 +336,11 @@ class Engine:
 
     # -- fixing ----------------------------------------------------------------------------
 
+    def package_of(self, path: Path) -> str:
+        """The dotted package ``path`` belongs to (for the relative imports a fix removes)."""
+        name = self.index.module_name(path)
+        return name if Path(path).name == "__init__.py" else name.rpartition(".")[0]
+
     def _fix_loop(
         self,
         path: Path,
@@ -336,8 +354,7 @@ class Engine:
         notes: List[str] = []
         rejected: Set[tuple] = set()
         lines = text.splitlines()
-        name = self.index.module_name(path)
-        package = name if Path(path).name == "__init__.py" else name.rpartition(".")[0]
+        package = self.package_of(path)
 
         def apply(module: cst.Module, fixes: Sequence[Fix]) -> cst.Module:
             return apply_fixes(module, fixes, package=package)

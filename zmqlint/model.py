@@ -178,6 +178,25 @@ class FileResult:
     dependencies: Set[Path] = field(default_factory=set)
     #: The ``meta`` of each fix applied (with path, line and code), for `Rule.RUN_NOTES`.
     applied_fix_meta: List[dict] = field(default_factory=list)
+    #: The text checked when it is not the file on disk (read from standard input).
+    source_text: Optional[str] = None
+
+    def text(self) -> str:
+        """The text the findings point into: the fixed text when fixes changed it, else the
+        text checked (standard input), else the file on disk ("" when it cannot be read)."""
+        if self.fixed_text is not None:
+            return self.fixed_text
+        if self.source_text is not None:
+            return self.source_text
+        from zmqlint.source import SourceError, SourceFile
+
+        try:
+            return SourceFile.read(self.path).text
+        except SourceError:
+            try:
+                return Path(self.path).read_bytes().decode("utf-8", errors="replace")
+            except OSError:
+                return ""
 
     def diff(self) -> str:
         if self.fixed_text is None or self.original_text is None:

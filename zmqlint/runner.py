@@ -134,6 +134,32 @@ def run(
     return result
 
 
+def run_stdin(
+    shown: str,
+    content: bytes,
+    config: Config,
+    *,
+    fix_mode: FixMode = FixMode.NONE,
+    use_prefilter: bool = True,
+) -> RunResult:
+    """Lint (and fix) ``content``, read from standard input, as the file ``shown`` (a path as
+    the user named it, which need not exist): its configuration, per-file ignores, module name
+    and imports are those of that path. Nothing is written; with a fix mode, the fixed text is
+    the result's ``fixed_text``. No cache: the text on standard input is not the file's."""
+    path = Path(os.path.realpath(shown))
+    worker = _Worker(config, fix_mode, use_prefilter)
+    engine = worker.engine()
+    try:
+        file_result = engine.check_file(path, shown, write=False, content=content)
+    except Exception as exc:  # a bug outside any rule: reported, never a bare traceback
+        detail = "".join(traceback.format_exception_only(type(exc), exc)).strip()
+        file_result = FileResult(path=path, display_path=shown, errors=[f"{shown}: internal error: {detail}"])
+    result = RunResult(files=[file_result], notes=list(file_result.notes), errors=list(file_result.errors))
+    if file_result.applied_fix_meta:
+        result.notes.extend(run_notes(engine, result))
+    return result
+
+
 def run_notes(engine: "Engine", result: RunResult) -> List[str]:
     """The selected rules' notes about the fixes applied in the whole run (``Rule.RUN_NOTES``)."""
     records = [record for file in result.files for record in file.applied_fix_meta]

@@ -10,12 +10,11 @@ from __future__ import annotations
 
 import difflib
 from collections import defaultdict
-from pathlib import Path
 from typing import Dict, List, Optional, TextIO
 
 from zmqlint.config import Config
-from zmqlint.engine import Engine, FixMode, apply_fixes
-from zmqlint.model import Finding, Severity
+from zmqlint.model import Applicability, Finding, FixMode, Severity
+from zmqlint.reporters.edits import fix_edits
 from zmqlint.rules import ENGINE_CODES, all_rules
 from zmqlint.runner import RunResult
 
@@ -28,35 +27,23 @@ _PHASES = [
 
 
 def _finding_diffs(result: RunResult, config: Config) -> Dict[int, str]:
-    """For each fixable finding (by id), the diff of applying its fix alone."""
-    engine = Engine(config)
+    """For each fixable finding (by id), the diff of applying its fix alone (the unsafe one
+    where it has one: the plan shows the whole remedy)."""
     diffs: Dict[int, str] = {}
-    for file in result.files:
-        fixable = [f for f in file.findings if FixMode.UNSAFE.allows(f.fix)]
-        if not fixable:
+    shown = {id(f): file.display_path for file in result.files for f in file.findings}
+    for key, edits in fix_edits(result, config).items():
+        edit = next((e for e in edits if e.fix.applicability is not Applicability.DISPLAY), None)
+        if edit is None:
             continue
-        try:
-            text = Path(file.path).read_bytes().decode("utf-8")
-        except (OSError, UnicodeDecodeError):
-            continue
-        findings, module, _ = engine.lint_text(Path(file.path), file.display_path, text)
-        if module is None:
-            continue
-        by_place = {(f.line, f.column, f.code): f for f in findings}
-        for reported in fixable:
-            fresh = by_place.get((reported.line, reported.column, reported.code))
-            if fresh is None or fresh.fix is None:
-                continue
-            new = apply_fixes(module, [FixMode.UNSAFE.choose(fresh.fix)]).code
-            diffs[id(reported)] = "".join(
-                difflib.unified_diff(
-                    text.splitlines(keepends=True),
-                    new.splitlines(keepends=True),
-                    fromfile=f"a/{file.display_path}",
-                    tofile=f"b/{file.display_path}",
-                    n=2,
-                )
+        diffs[key] = "".join(
+            difflib.unified_diff(
+                edit.before.splitlines(keepends=True),
+                edit.after.splitlines(keepends=True),
+                fromfile=f"a/{shown[key]}",
+                tofile=f"b/{shown[key]}",
+                n=2,
             )
+        )
     return diffs
 
 

@@ -12,7 +12,6 @@ more ``--unsafe-fixes`` would add, as Ruff's does.
 from __future__ import annotations
 
 from collections import Counter
-from pathlib import Path
 from typing import Dict, List, TextIO
 
 from rich.console import Console
@@ -31,18 +30,7 @@ _STYLE = {
 
 
 def _lines(result: RunResult) -> Dict[str, List[str]]:
-    texts: Dict[str, List[str]] = {}
-    for file in result.files:
-        if file.findings:
-            text = file.fixed_text if file.fixed_text is not None else None
-            if text is None:
-                try:
-                    raw = Path(file.path).read_bytes()
-                    text = raw.decode("utf-8", errors="replace")
-                except OSError:
-                    text = ""
-            texts[file.display_path] = text.splitlines()
-    return texts
+    return {file.display_path: file.text().splitlines() for file in result.files if file.findings}
 
 
 def render(result: RunResult, stream: TextIO, *, show_source: bool = True) -> None:
