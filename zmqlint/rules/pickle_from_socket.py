@@ -103,13 +103,26 @@ class PickleSocketRule(Rule):
         socket = get_full_name_for_node(socket_call.func.value) if socket_call is not None and isinstance(socket_call.func, cst.Attribute) else None
         line = self.get_metadata(PositionProvider, socket_call).start.line if socket_call is not None else 0
         channel = socket_channel(self.context.index, self.context.module_info, line, socket)
+        registration = self.registration(replacements, direction)
         return Fix(
             description,
             Applicability.UNSAFE,
             replacements=replacements,
-            add_imports=self._imports()[1],
+            transformer=registration.transformer,
+            add_imports=codemod.LazyImports(self._imports()[1], registration),
             remove_imports=self._imports()[2],
-            meta=codemod.channel_meta(direction, channel, socket),
+            meta=codemod.LazyMeta(codemod.channel_meta(direction, channel, socket), registration),
+        )
+
+    def registration(self, replacements: dict, direction: str) -> codemod.Registration:
+        """The ``serde.register(...)`` of the classes the rewritten site carries (worked out
+        only if the fix is applied)."""
+        site = next(iter(replacements))
+        site = site.expression if isinstance(site, cst.Await) else site
+        start = self.get_metadata(PositionProvider, site).start
+        context = self.context
+        return codemod.Registration(
+            context.index, context.module_info, context.module, start.line, start.column + 1, direction, self.reference()
         )
 
     def reference(self) -> str:
