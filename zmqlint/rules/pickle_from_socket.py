@@ -173,8 +173,12 @@ class PickleFromSocket(PickleSocketRule):
     ## Fix safety
     Unsafe: the wire format changes, so the sending side must change in the same release
     (SER202 converts it; run `--fix --unsafe-fixes` over both ends together — the run warns
-    about converted channels whose other end it did not see). Objects other than plain data,
-    arrays, datetimes and sets no longer travel. `recv_pyobj` that is neither awaited nor in a
+    about converted channels whose other end it did not see). The receiver accepts only the
+    project classes it registers: the fix adds `serde.register(...)` next to the serde import
+    for those the code shows (the annotation of the receiving variable, `isinstance` checks and
+    `case X()` patterns on it, the classes the other modules of the folder send, and the fields
+    of those dataclasses); the run's summary says what it registered and which sent values it
+    cannot see through. Other objects no longer travel. `recv_pyobj` that is neither awaited nor in a
     synchronous function (e.g. inside `asyncio.wait_for`) is reported without a fix.
     """
 
@@ -370,6 +374,41 @@ class PickleFromSocket(PickleSocketRule):
             def on_interrupt(socket):
                 notice = serde.loads(socket.recv(zmq.NOBLOCK))
                 return notice.get("seq")
+            """,
+        ),
+        Invalid(
+            """
+            from jobs import Job, JobFailed
+
+            def next_result(sock):
+                reply = sock.recv_pyobj()
+                if isinstance(reply, JobFailed):
+                    raise reply
+                return reply
+            """,
+            files={
+                "jobs.py": """
+                import dataclasses
+
+                @dataclasses.dataclass
+                class Job:
+                    name: str
+
+                class JobFailed(RuntimeError):
+                    pass
+                """
+            },
+            expected_unsafe_fix="""
+            from jobs import Job, JobFailed
+            from zmqlint_runtime import serde
+
+            serde.register(JobFailed)
+
+            def next_result(sock):
+                reply = serde.loads(sock.recv())
+                if isinstance(reply, JobFailed):
+                    raise reply
+                return reply
             """,
         ),
         Invalid(
