@@ -10,7 +10,8 @@ is folded the same way (constants across modules, ``self`` attributes, f-strings
 - ``tcp://*``, ``tcp://0.0.0.0``, ``tcp://[::]`` (every interface of the host),
 - bound on a named interface or a non-loopback address,
 - connected to a host name or a non-loopback address (the peer, and the path to it, can
-  send anything), also ``pgm`` / ``epgm`` / ``udp`` / ``ws`` transports, or
+  send anything), or to a TCP host chosen at run time (``f"tcp://{host}:{port}"``: code
+  written to reach another machine), also ``pgm`` / ``epgm`` / ``udp`` / ``ws`` transports, or
 - read from configuration (``os.environ``, ``os.getenv``, ``sys.argv``, a ``config`` /
   ``settings`` / ``args`` / ``options`` object) with no local default: it reaches wherever the
   configuration points it. A configuration read or parameter whose default is an address is
@@ -145,6 +146,10 @@ def _parts(folder: _Folder, expr: ast.expr, depth: int) -> List[_Part]:
 
 def _classify(folder: _Folder, role: str, expr: ast.expr, depth: int) -> Optional[Exposure]:
     written = ast.unparse(expr)
+    if isinstance(expr, ast.Name) and folder.function is not None and expr.id not in folder.function.parameters:
+        local = folder.index.local_value(folder.function, expr.id, before_line=expr.lineno)
+        if local is not None:
+            written = f"{expr.id} = {ast.unparse(local)}"
     parts = _parts(folder, expr, depth)
     if len(parts) == 1 and not isinstance(parts[0], str):
         found = _from_configuration(folder, role, parts[0], written, depth)
@@ -176,6 +181,10 @@ def _classify(folder: _Folder, role: str, expr: ast.expr, depth: int) -> Optiona
                 # A configured host: connecting, the peer is wherever it points.
                 reach = REMOTE if role == "connect" and found.reach == CONFIGURED else found.reach
                 return Exposure(reach, written, role, found.host, port_text, found.source, found.by_default)
+        if role == "connect" and unknown:
+            # `tcp://{host}:...` with the host chosen at run time: the code is written to reach
+            # another machine (a local peer would be ipc://, inproc:// or loopback).
+            return Exposure(REMOTE, written, role, " ".join(ast.unparse(p) for p in unknown), port_text)
         return None
     if host in _WILDCARDS or (not host and scheme == "tcp"):
         return Exposure(EVERY_INTERFACE if role == "bind" else REMOTE, written, role, host or "*", port_text)

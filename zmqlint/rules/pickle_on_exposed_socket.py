@@ -22,7 +22,8 @@ class PickleOnExposedSocket(Rule):
     Reports what SER201 (`pickle.loads` of received data, `recv_pyobj`) and SER202
     (`pickle.dumps` sent, `send_pyobj`) report, where the socket is bound or connected on a
     network address: `tcp://*` / `tcp://0.0.0.0` (every interface), a named interface or a
-    non-loopback address, a host name to connect to, a multicast or websocket transport, or an
+    non-loopback address, a host name (or a TCP host chosen at run time) to connect to, a
+    multicast or websocket transport, or an
     address read from configuration (`os.environ`, `os.getenv`, `sys.argv`, a `config` /
     `settings` / `args` object) without a local default. The socket's `bind` / `connect` calls
     are found across the class hierarchy, and its endpoint is resolved through attributes,
@@ -74,7 +75,7 @@ class PickleOnExposedSocket(Rule):
     SEVERITY = Severity.CRITICAL
     MESSAGE = "pickle over a socket on a network address lets any host that reaches it run code"
     RECEIVED = "`{func}` of data from a socket {where}: {who} can run code on this host"
-    SENT = "`{func}` sent on a socket {where}: its peers must unpickle it, and {who} can run code on them"
+    SENT = "`{func}` sent on a socket {where}: {who}"
     FIXES = (Applicability.UNSAFE,)
     #: The findings of SER201 / SER202 at a site this rule reports are dropped (see the docs).
     SUPERSEDES = ("SER201", "SER202")
@@ -144,6 +145,23 @@ class PickleOnExposedSocket(Rule):
             import pickle
             import zmq
 
+            class Writer:
+                def __init__(self, ctx, interface, port):
+                    self.rep = ctx.socket(zmq.REP)
+                    self.rep.bind(f"tcp://{interface}:{port}")
+
+                def __call__(self):
+                    return pickle.loads(self.rep.recv())
+            """
+        ),
+    ]
+
+    INVALID = [
+        Invalid(
+            """
+            import pickle
+            import zmq
+
             class Reader:
                 def __init__(self, ctx, writer_host, port):
                     self.sub = ctx.socket(zmq.SUB)
@@ -151,11 +169,21 @@ class PickleOnExposedSocket(Rule):
 
                 def __call__(self):
                     return pickle.loads(self.sub.recv())
-            """
-        ),
-    ]
+            """,
+            message_contains="connected to `f'tcp://{writer_host}:{port}'`",
+            expected_unsafe_fix="""
+            import zmq
+            from zmqlint_runtime import serde
 
-    INVALID = [
+            class Reader:
+                def __init__(self, ctx, writer_host, port):
+                    self.sub = ctx.socket(zmq.SUB)
+                    self.sub.connect(f"tcp://{writer_host}:{port}")
+
+                def __call__(self):
+                    return serde.loads(self.sub.recv())
+            """,
+        ),
         Invalid(
             """
             import zmq
@@ -311,7 +339,7 @@ class PickleOnExposedSocket(Rule):
                 exposure = self._exposure(sockets)
                 if exposure is not None:
                     template = self.RECEIVED if inner.direction == "recv" else self.SENT
-                    where, who = describe(exposure)
+                    where, who = describe(exposure, inner.direction)
                     self.report(node, template.format(func=func, where=where, who=who), fix=fix)
             inner.found.clear()
 
@@ -328,24 +356,38 @@ class PickleOnExposedSocket(Rule):
         return min(found, key=lambda e: facts.REACH_ORDER.index(e.reach)) if found else None
 
 
-def describe(exposure: facts.Exposure) -> Tuple[str, str]:
-    """Where the socket is attached and who reaches it, for the message."""
+def describe(exposure: facts.Exposure, direction: str) -> Tuple[str, str]:
+    """Where the socket is attached, and who can run code because of it, for the message."""
     endpoint = f"`{exposure.endpoint}`"
     port = f"port {exposure.port}" if exposure.port else "its port"
     default = f" by default ({exposure.source} defaults to {exposure.by_default!r})" if exposure.by_default else ""
+    unauthenticated = "(plain ZeroMQ TCP is neither authenticated nor encrypted)"
     if exposure.reach == facts.EVERY_INTERFACE:
-        return f"bound on every network interface ({endpoint}){default}", f"any host that can reach {port}"
-    if exposure.reach == facts.INTERFACE:
-        return f"bound on the network address {endpoint}{default}", f"any host that can reach {exposure.host} on {port}"
+        where = f"bound on every network interface ({endpoint}){default}"
+    elif exposure.reach == facts.INTERFACE:
+        where = f"bound on the network address {endpoint}{default}"
+    elif exposure.reach == facts.REMOTE:
+        where = f"connected to {endpoint}{default}"
+    else:
+        where = f"attached to an address from configuration (`{exposure.source}`) with no local default"
+    if direction == "recv":
+        if exposure.reach == facts.EVERY_INTERFACE:
+            who = f"any host that can reach {port}"
+        elif exposure.reach == facts.INTERFACE:
+            who = f"any host that can reach {exposure.host} on {port}"
+        elif exposure.reach == facts.REMOTE:
+            who = f"whoever answers at that address, or sits on the network path to it {unauthenticated},"
+        else:
+            who = "wherever the configuration points it, any host that can reach that address"
+        return where, who
+    # Sending: the hole is at the peers, which unpickle what comes over the network.
     if exposure.reach == facts.REMOTE:
-        return (
-            f"connected to {endpoint}{default}",
-            "whoever answers at that address, or sits on the network path to it (plain ZeroMQ TCP is not "
-            "authenticated),",
-        )
-    return (
-        f"attached to an address from configuration (`{exposure.source}`) with no local default",
-        "wherever the configuration points it, any host that can reach that address",
+        return where, "the peer listening there unpickles it, and any host that can reach that address can send it pickles too and run code on it"
+    if exposure.reach == facts.CONFIGURED:
+        return where, "the peers unpickle it, and wherever the configuration points it, whoever can reach them or pose as this end can run code on them"
+    return where, (
+        f"the peers unpickle it, so whoever can pose as this address or sits on the path to them can run code on them "
+        f"{unauthenticated}, and any host that reaches {port} can read it"
     )
 
 
