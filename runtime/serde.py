@@ -339,11 +339,24 @@ class _Codec:
 
     def __init__(self, registry: _Registry) -> None:
         self.registry = registry
+        #: Idle packers: extension values are packed from inside an outer pack, so a packer
+        #: busy with the outer value cannot be reused for them; a pool saves making new ones.
+        self._packers: List[msgpack.Packer] = []
+        self._fields: Dict[type, Tuple[str, ...]] = {}
 
     # -- encoding --
 
     def pack(self, obj: Any) -> bytes:
-        return msgpack.packb(obj, default=self.default, strict_types=True, use_bin_type=True)
+        packers = self._packers
+        packer = packers.pop() if packers else msgpack.Packer(default=self.default, strict_types=True, use_bin_type=True)
+        try:
+            return packer.pack(obj)
+        except BaseException:
+            packer.reset()
+            raise
+        finally:
+            if len(packers) < 8:
+                packers.append(packer)
 
     def default(self, obj: Any) -> Any:
         kind = type(obj)
@@ -393,7 +406,10 @@ class _Codec:
         if kind == _EXCEPTION:
             return msgpack.ExtType(_EXT_EXCEPTION, self.pack([key, self._exception_args(obj), str(obj)]))
         if kind == _DATACLASS:
-            body: Any = {f.name: getattr(obj, f.name) for f in dataclasses.fields(obj) if f.init and hasattr(obj, f.name)}
+            names = self._fields.get(type(obj))
+            if names is None:
+                names = self._fields[type(obj)] = tuple(f.name for f in dataclasses.fields(obj) if f.init)
+            body: Any = {name: getattr(obj, name) for name in names if hasattr(obj, name)}
         elif kind == _PYDANTIC:
             body = _enums_as_values(obj.model_dump(), self.registry)
         elif kind == _PYDANTIC_V1:
