@@ -174,6 +174,12 @@ def test_fleet_audio_channel_found_and_converted(tmp_path):
 
 # -- the channel warning -------------------------------------------------------------------
 
+
+def _channel_warnings(notes):
+    """The notes about a converted end of a channel whose other end was not seen (the run's
+    other notes say which types were registered and which it could not see)."""
+    return [n for n in notes if n.startswith("converted ")]
+
 PUBLISHER = """
 import pickle
 import zmq
@@ -213,7 +219,7 @@ def test_no_channel_warning_when_both_ends_are_converted(tree):
     root = tree({"publisher.py": PUBLISHER, "subscriber.py": SUBSCRIBER, "settings.py": "HOST = '127.0.0.1'\n"})
     result = lint_tree(root, select=["SER"], fix=FixMode.UNSAFE)
     assert result.fixes_applied == 2
-    assert [n for n in result.notes if "serde" in n] == []
+    assert _channel_warnings(result.notes) == []
 
 
 SHARED_CONSTANT_FLEET = {
@@ -233,7 +239,7 @@ def test_channel_matched_by_shared_constant_across_modules(tmp_path):
     result = lint_tree(alone, select=["SER"], fix=FixMode.UNSAFE, paths=["a.py"])
     assert [n for n in result.notes if "endpoint config.AUDIO" in n and "sending side" in n], result.notes
     result = lint_tree(both, select=["SER"], fix=FixMode.UNSAFE, paths=["a.py", "b.py"])
-    assert result.fixes_applied == 2 and [n for n in result.notes if "serde" in n] == []
+    assert result.fixes_applied == 2 and _channel_warnings(result.notes) == []
 
 
 def test_cli_prints_the_channel_warning(tree):
@@ -247,7 +253,8 @@ def test_no_warning_without_unsafe_fixes(tree):
     root = tree({"publisher.py": PUBLISHER})
     result = lint_tree(root, select=["SER"], fix=FixMode.SAFE)
     assert result.fixes_applied == 0 and result.notes == []
-    assert len(findings_of(result, "SER202")) == 1
+    # The publisher binds tcp://*: its one finding is SER203's (SER202 with the reach).
+    assert [f.code for f in findings_of(result)] == ["SER203"]
 
 
 # -- the fix, run ----------------------------------------------------------------------------
@@ -350,7 +357,7 @@ def test_fixed_req_rep_carries_numpy_and_refuses_the_exploit(tree):
     (root / "pwned").unlink()
     result = lint_tree(root, select=["SER"], fix=FixMode.UNSAFE)
     assert result.fixes_applied == 5 and findings_of(result) == []
-    assert [n for n in result.notes if "serde" in n and "could not be matched" not in n] == []
+    assert [n for n in _channel_warnings(result.notes) if "could not be matched" not in n] == []
     server_text = (root / "server.py").read_text()
     assert "request = serde.loads(raw)" in server_text and "import pickle" not in server_text
     # The client still builds its exploit with pickle: only the pickle sent on the socket changed.

@@ -263,7 +263,7 @@ class Engine:
             detail = "".join(traceback.format_exception_only(type(exc), exc)).strip()
             return [], None, [f"{display_path}: internal error while checking: {detail}"]
         suppressions = parse_suppressions(text)
-        findings = [f for f in context.findings if not is_suppressed(suppressions, f.line, f.code)]
+        findings = [f for f in _without_superseded(context.findings, rules) if not is_suppressed(suppressions, f.line, f.code)]
         if parsed.repaired:
             findings = [dataclasses.replace(f, fix=None) for f in findings] + syntax_errors
             findings.sort(key=lambda f: f.sort_key)
@@ -448,6 +448,21 @@ class _LazyMetadataWrapper(cst.MetadataWrapper):
             if provider not in self._lazy:
                 self._lazy[provider] = _LazyMetadata(self, provider)
         return {provider: self._lazy[provider] for provider in providers}
+
+
+def _without_superseded(findings: List[Finding], rules: Sequence[Type[Rule]]) -> List[Finding]:
+    """``findings`` less those a more specific rule reported at the same range (`Rule.SUPERSEDES`)."""
+    superseding = {rule.CODE: rule.SUPERSEDES for rule in rules if rule.SUPERSEDES}
+    if not superseding:
+        return findings
+    covered = {
+        (code, f.line, f.column, f.end_line, f.end_column)
+        for f in findings
+        for code in superseding.get(f.code, ())
+    }
+    if not covered:
+        return findings
+    return [f for f in findings if (f.code, f.line, f.column, f.end_line, f.end_column) not in covered]
 
 
 def _candidate_spans(rules: Sequence[Type[Rule]], facts: FileFacts) -> Optional[List[Tuple[int, int]]]:

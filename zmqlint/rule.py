@@ -164,6 +164,11 @@ class Rule(cst.BatchableCSTVisitor):
 
     METADATA_DEPENDENCIES: ClassVar[Tuple] = (PositionProvider,)
 
+    #: Codes of more general rules whose finding at the very range this rule reports describes
+    #: the same problem: the engine keeps this rule's finding only (one problem, one finding).
+    #: The codes stay independent otherwise: without this rule selected, theirs are reported.
+    SUPERSEDES: ClassVar[Tuple[str, ...]] = ()
+
     #: Notes for the whole run, from the ``meta`` of every fix applied in it (each record is
     #: the fix's meta plus ``path``, ``line`` and ``code``): e.g. a warning that one end of a
     #: channel was converted and the other was not seen. Rules sharing one function share notes.

@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import re
 from collections import defaultdict
-from typing import Any, Dict, List, Mapping, Optional, Sequence, Tuple
+from typing import Any, Dict, Iterator, List, Mapping, Optional, Sequence, Tuple
 
 import libcst as cst
 from libcst.helpers import get_full_name_for_node
@@ -189,7 +189,7 @@ def channel_notes(records: Sequence[Mapping[str, Any]]) -> List[str]:
     sites = [(r, r["serde-channel"]) for r in records if "serde-channel" in r]
     if not sites:
         return []
-    notes: List[str] = []
+    notes: List[str] = type_notes(records)
     resolved = [(r, c) for r, c in sites if c["key"]]
     unresolved = [(r, c) for r, c in sites if not c["key"]]
     lonely: Dict[Tuple[str, str], List[str]] = defaultdict(list)
@@ -220,6 +220,56 @@ def channel_notes(records: Sequence[Mapping[str, Any]]) -> List[str]:
     return notes
 
 
+def type_notes(records: Sequence[Mapping[str, Any]]) -> List[str]:
+    """What the run registered with ``serde.register``, and what it could not see."""
+    registered: Dict[str, set] = defaultdict(set)
+    unseen: List[str] = []
+    unsupported: Dict[str, str] = {}
+    unnameable: Dict[Tuple[str, str], str] = {}
+    failed: List[str] = []
+    for record in records:
+        found = record.get("serde-types")
+        if not found:
+            continue
+        path = record["path"]
+        registered[path].update(found.get("registered", ()))
+        unseen += [f"{path}:{record['line']} (`{text}`)" for _, text in found.get("unseen", ())]
+        for name, where in found.get("unsupported", ()):
+            unsupported.setdefault(name, where)
+        for name, where in found.get("unnameable", ()):
+            unnameable.setdefault((path, name), where)
+        if "failed" in found:
+            failed.append(f"{path}:{record['line']} ({found['failed']})")
+    notes: List[str] = []
+    done = [f"{path} ({', '.join(sorted(names))})" for path, names in sorted(registered.items()) if names]
+    if done:
+        notes.append(
+            "registered the types the converted channels carry with zmqlint_runtime.serde (serde.register, "
+            f"next to the serde import): {'; '.join(done)}"
+        )
+    if unseen:
+        notes.append(
+            f"zmqlint cannot see the type of what {len(unseen)} converted site(s) send: {', '.join(sorted(set(unseen)))}: "
+            "register the types sent on this channel (serde.register(...) next to the serde import of every "
+            "receiving module); a receiver refuses types it has not registered (serde.SchemaError)"
+        )
+    if unsupported:
+        listed = ", ".join(f"{name} ({where})" for name, where in sorted(unsupported.items()))
+        notes.append(
+            f"the converted channels carry classes zmqlint cannot register: {listed}: serde carries dataclasses, "
+            "pydantic models, enums, NamedTuples and exceptions once the receiver registers them; make these one of "
+            "those (and register them), or send plain data"
+        )
+    for (path, name), where in sorted(unnameable.items()):
+        notes.append(
+            f"{path} receives {name} (sent at {where}) but does not import it, nor anything from its module: "
+            f"import it there and add it to serde.register(...), or the messages holding it are refused"
+        )
+    if failed:
+        notes.append(f"could not work out the types carried at {', '.join(failed)}: register them by hand")
+    return notes
+
+
 def _describe(key: str) -> str:
     if key.startswith("tcp:"):
         return f"port {key[4:]}"
@@ -227,3 +277,278 @@ def _describe(key: str) -> str:
         return f"endpoint {key[7:]}"
     return key
 
+
+
+# -- the types a channel carries -----------------------------------------------------------
+
+#: Calls that encode a message for a channel, before and after the fix.
+ENCODERS = DUMP_FUNCTIONS | {f"{RUNTIME_MODULE}.dumps"}
+
+
+class Registration:
+    """What one SER fix registers with ``serde.register`` in its module, worked out on first
+    use (only a fix that is applied needs it): the classes its site shows (`carried_types`),
+    and for a receiving site also those the other modules of its folder send. A class is
+    registered where the module can name it (defined or imported at its top level, or
+    importable from a module it already imports from); the rest goes into the notes."""
+
+    def __init__(self, index, module_info, module: cst.Module, line: int, column: int, direction: str, reference: str):
+        self._args = (index, module_info, module, line, column, direction)
+        self.reference = reference
+        self._computed: Optional[Tuple[List[str], List[ImportSpec], Dict[str, Any]]] = None
+
+    @property
+    def names(self) -> List[str]:
+        return self._compute()[0]
+
+    @property
+    def imports(self) -> List[ImportSpec]:
+        return self._compute()[1]
+
+    @property
+    def notes(self) -> Dict[str, Any]:
+        return self._compute()[2]
+
+    def _compute(self):
+        if self._computed is None:
+            try:
+                self._computed = _registration(*self._args)
+            except Exception as exc:  # a fact the index could not answer must not cost the fix
+                self._computed = ([], [], {"failed": f"{type(exc).__name__}: {exc}"})
+        return self._computed
+
+    def transformer(self) -> cst.CSTTransformer:
+        return _RegisterTypes(self)
+
+
+class LazyImports(Sequence):
+    """The imports a `Registration` needs, as a fix's ``add_imports`` (read when applied)."""
+
+    def __init__(self, base: Sequence[ImportSpec], registration: Registration) -> None:
+        self._base = list(base)
+        self._registration = registration
+
+    def _items(self) -> List[ImportSpec]:
+        return self._base + self._registration.imports
+
+    def __getitem__(self, item):
+        return self._items()[item]
+
+    def __len__(self) -> int:
+        return len(self._items())
+
+
+class LazyMeta(Mapping):
+    """A SER fix's meta: the channel (known at once) and what it registered (on first read)."""
+
+    def __init__(self, channel: Mapping[str, Any], registration: Registration) -> None:
+        self._channel = dict(channel)
+        self._registration = registration
+
+    def __getitem__(self, key: str) -> Any:
+        if key == "serde-types":
+            return {"registered": self._registration.names, **self._registration.notes}
+        return self._channel[key]
+
+    def __iter__(self):
+        return iter([*self._channel, "serde-types"])
+
+    def __len__(self) -> int:
+        return len(self._channel) + 1
+
+
+def _registration(index, module_info, module: cst.Module, line: int, column: int, direction: str):
+    from zmqlint.facts import carried_types as facts
+
+    notes: Dict[str, Any] = {"unseen": [], "unsupported": [], "unnameable": []}
+    if module_info is None:
+        return [], [], notes
+    call = facts.call_at(module_info, line, column)
+    if call is None:
+        return [], [], notes
+    where = f"{module_info.path.name}:{line}"
+    if direction == "send":
+        value = call.args[0] if call.args else next((k.value for k in call.keywords if k.arg == "obj"), None)
+        if value is None:
+            return [], [], notes
+        site = facts.sent_types(index, module_info, value)
+        notes["unseen"] = [[where, text] for text in site.unseen]
+        candidates = list(site.types)
+        received_from_peers: List[Any] = []
+    else:
+        candidates = list(facts.received_types(index, module_info, call).types)
+        received_from_peers = [t for peer in facts.peer_modules(index, module_info) for t in facts.types_sent_by(index, peer, ENCODERS)]
+    bindings = _runtime_bindings(module)
+    names: List[str] = []
+    imports: List[ImportSpec] = []
+    seen: set = set()
+    queue = candidates + received_from_peers
+    while queue:
+        carried = queue.pop(0)
+        if carried.qualified in seen or carried.builtin:
+            continue
+        seen.add(carried.qualified)
+        queue.extend(facts.field_types(index, carried))
+        if carried.kind is None or carried.cls is None:
+            notes["unsupported"].append([carried.qualified, carried.where])
+            continue
+        named = _name_in(index, module_info, bindings, carried.cls)
+        if named is None:
+            notes["unnameable"].append([carried.qualified, carried.where])
+            continue
+        name, spec = named
+        names.append(name)
+        if spec is not None:
+            imports.append(spec)
+    return sorted(set(names)), imports, notes
+
+
+def _name_in(index, module_info, bindings: Mapping[str, int], cls) -> Optional[Tuple[str, Optional[ImportSpec]]]:
+    """How ``module_info`` names the project class ``cls`` at run time, and the import that
+    makes the name exist when it comes from a module the module already imports from."""
+    if cls.module.path == module_info.path:
+        return (cls.name, None) if cls.name in bindings else None
+    for local, ref in module_info.imports.items():
+        if local not in bindings:
+            continue  # imported only for type checkers
+        if ref.name is not None and index.resolve(module_info, local) is cls:
+            return local, None
+    for local, ref in module_info.imports.items():
+        if local not in bindings or ref.name is not None:
+            continue
+        for dotted in (f"{cls.module.name}.{cls.name}", f"{local}.{cls.name}"):
+            if dotted.partition(".")[0] == local and index.resolve(module_info, dotted) is cls:
+                return dotted, None
+    if cls.name in bindings:
+        return None  # the name means something else here
+    for local, ref in module_info.imports.items():
+        if local in bindings and ref.name is not None and ref.level == 0 and ref.module:
+            if index.resolve_module(ref.module, from_module=module_info) is cls.module:
+                return cls.name, ImportSpec(ref.module, cls.name)
+    return None
+
+
+def _is_type_checking(test: cst.BaseExpression) -> bool:
+    return get_full_name_for_node(test) in ("TYPE_CHECKING", "typing.TYPE_CHECKING")
+
+
+def _statement_binds(stmt: cst.CSTNode) -> Iterator[str]:
+    """The names a top-level statement binds when the module runs (not under TYPE_CHECKING)."""
+    if isinstance(stmt, (cst.ClassDef, cst.FunctionDef)):
+        yield stmt.name.value
+    elif isinstance(stmt, cst.If):
+        if not _is_type_checking(stmt.test):
+            for inner in stmt.body.body:
+                yield from _statement_binds(inner)
+        if stmt.orelse is not None:
+            for inner in stmt.orelse.body.body if isinstance(stmt.orelse, cst.Else) else [stmt.orelse]:
+                yield from _statement_binds(inner)
+    elif isinstance(stmt, cst.Try):
+        for block in [stmt.body, *(h.body for h in stmt.handlers)]:
+            for inner in block.body:
+                yield from _statement_binds(inner)
+    elif isinstance(stmt, cst.SimpleStatementLine):
+        for small in stmt.body:
+            if isinstance(small, cst.Import):
+                for alias in small.names:
+                    yield get_full_name_for_node(alias.asname.name) if alias.asname else get_full_name_for_node(alias.name).partition(".")[0]
+            elif isinstance(small, cst.ImportFrom) and not isinstance(small.names, cst.ImportStar):
+                for alias in small.names:
+                    yield get_full_name_for_node(alias.asname.name) if alias.asname else get_full_name_for_node(alias.name)
+            elif isinstance(small, (cst.Assign, cst.AnnAssign)):
+                targets = [t.target for t in small.targets] if isinstance(small, cst.Assign) else [small.target]
+                for target in targets:
+                    if isinstance(target, cst.Name):
+                        yield target.value
+
+
+def _runtime_bindings(module: cst.Module) -> Dict[str, int]:
+    """Each name bound at the top level when the module runs -> the index of the last
+    top-level statement binding it."""
+    bindings: Dict[str, int] = {}
+    for position, stmt in enumerate(module.body):
+        for name in _statement_binds(stmt):
+            if name:
+                bindings[name] = position
+    return bindings
+
+
+def _register_calls(module: cst.Module, reference: str) -> Iterator[Tuple[int, cst.Call]]:
+    for position, stmt in enumerate(module.body):
+        if isinstance(stmt, cst.SimpleStatementLine) and len(stmt.body) == 1 and isinstance(stmt.body[0], cst.Expr):
+            call = stmt.body[0].value
+            if isinstance(call, cst.Call) and get_full_name_for_node(call.func) == f"{reference}.register":
+                yield position, call
+
+
+def _leading_imports_end(module: cst.Module) -> int:
+    """The index after the imports (docstring and ``__future__`` included) the module opens
+    with: where LibCST's `AddImportsVisitor` puts the serde import."""
+    end = 0
+    for position, stmt in enumerate(module.body):
+        if not isinstance(stmt, cst.SimpleStatementLine):
+            break
+        if all(isinstance(s, (cst.Import, cst.ImportFrom)) for s in stmt.body):
+            end = position + 1
+        elif position == 0 and isinstance(stmt.body[0], cst.Expr) and isinstance(stmt.body[0].value, cst.SimpleString):
+            end = 1
+        else:
+            break
+    return end
+
+
+class _RegisterTypes(cst.CSTTransformer):
+    """Adds ``serde.register(A, B)`` to the module, after the serde import and after every
+    statement that binds a registered name; names an earlier fix registered are not repeated."""
+
+    def __init__(self, registration: Registration) -> None:
+        super().__init__()
+        self.registration = registration
+
+    def leave_Module(self, original_node: cst.Module, updated_node: cst.Module) -> cst.Module:
+        reference = self.registration.reference
+        wanted = self.registration.names
+        if not wanted:
+            return updated_node
+        done = {cst.Module(body=[]).code_for_node(arg.value) for _, call in _register_calls(updated_node, reference) for arg in call.args}
+        missing = [name for name in wanted if name not in done]
+        if not missing:
+            return updated_node
+        bindings = _runtime_bindings(updated_node)
+        modules = {spec.module for spec in self.registration.imports}
+        after = [_leading_imports_end(updated_node) - 1]
+        after += [bindings[name.partition(".")[0]] for name in missing if name.partition(".")[0] in bindings]
+        after += [position for position, _ in _register_calls(updated_node, reference)]
+        for position, stmt in enumerate(updated_node.body):
+            if isinstance(stmt, cst.SimpleStatementLine):
+                for small in stmt.body:
+                    if isinstance(small, cst.ImportFrom) and small.module is not None:
+                        name = get_full_name_for_node(small.module)
+                        if name in modules or name == "zmqlint_runtime":
+                            after.append(position)
+                    elif isinstance(small, cst.Import) and any(
+                        get_full_name_for_node(a.name) == RUNTIME_MODULE for a in small.names
+                    ):
+                        after.append(position)
+        position = max(after) + 1
+        existing = list(_register_calls(updated_node, reference))
+        if existing and existing[-1][0] + 1 == position:
+            # The registration an earlier fix added: extend it, in name order.
+            where, call = existing[-1]
+            names = sorted({cst.Module(body=[]).code_for_node(arg.value) for arg in call.args} | set(missing))
+            line = updated_node.body[where]
+            new_call = call.with_changes(args=[cst.Arg(cst.parse_expression(n)) for n in names])
+            new_call = new_call.with_changes(
+                args=[a.with_changes(comma=cst.Comma(whitespace_after=cst.SimpleWhitespace(" "))) for a in new_call.args[:-1]]
+                + list(new_call.args[-1:])
+            )
+            body = list(updated_node.body)
+            body[where] = line.with_changes(body=[line.body[0].with_changes(value=new_call)])
+            return updated_node.with_changes(body=body)
+        statement = cst.parse_statement(f"{reference}.register({', '.join(missing)})\n")
+        previous = updated_node.body[position - 1] if position > 0 else None
+        if previous is not None and not isinstance(previous, cst.SimpleStatementLine):
+            statement = statement.with_changes(leading_lines=[cst.EmptyLine(), cst.EmptyLine()])
+        body = list(updated_node.body)
+        body.insert(position, statement)
+        return updated_node.with_changes(body=body)

@@ -103,13 +103,26 @@ class PickleSocketRule(Rule):
         socket = get_full_name_for_node(socket_call.func.value) if socket_call is not None and isinstance(socket_call.func, cst.Attribute) else None
         line = self.get_metadata(PositionProvider, socket_call).start.line if socket_call is not None else 0
         channel = socket_channel(self.context.index, self.context.module_info, line, socket)
+        registration = self.registration(replacements, direction)
         return Fix(
             description,
             Applicability.UNSAFE,
             replacements=replacements,
-            add_imports=self._imports()[1],
+            transformer=registration.transformer,
+            add_imports=codemod.LazyImports(self._imports()[1], registration),
             remove_imports=self._imports()[2],
-            meta=codemod.channel_meta(direction, channel, socket),
+            meta=codemod.LazyMeta(codemod.channel_meta(direction, channel, socket), registration),
+        )
+
+    def registration(self, replacements: dict, direction: str) -> codemod.Registration:
+        """The ``serde.register(...)`` of the classes the rewritten site carries (worked out
+        only if the fix is applied)."""
+        site = next(iter(replacements))
+        site = site.expression if isinstance(site, cst.Await) else site
+        start = self.get_metadata(PositionProvider, site).start
+        context = self.context
+        return codemod.Registration(
+            context.index, context.module_info, context.module, start.line, start.column + 1, direction, self.reference()
         )
 
     def reference(self) -> str:
@@ -160,8 +173,12 @@ class PickleFromSocket(PickleSocketRule):
     ## Fix safety
     Unsafe: the wire format changes, so the sending side must change in the same release
     (SER202 converts it; run `--fix --unsafe-fixes` over both ends together — the run warns
-    about converted channels whose other end it did not see). Objects other than plain data,
-    arrays, datetimes and sets no longer travel. `recv_pyobj` that is neither awaited nor in a
+    about converted channels whose other end it did not see). The receiver accepts only the
+    project classes it registers: the fix adds `serde.register(...)` next to the serde import
+    for those the code shows (the annotation of the receiving variable, `isinstance` checks and
+    `case X()` patterns on it, the classes the other modules of the folder send, and the fields
+    of those dataclasses); the run's summary says what it registered and which sent values it
+    cannot see through. Other objects no longer travel. `recv_pyobj` that is neither awaited nor in a
     synchronous function (e.g. inside `asyncio.wait_for`) is reported without a fix.
     """
 
@@ -357,6 +374,41 @@ class PickleFromSocket(PickleSocketRule):
             def on_interrupt(socket):
                 notice = serde.loads(socket.recv(zmq.NOBLOCK))
                 return notice.get("seq")
+            """,
+        ),
+        Invalid(
+            """
+            from jobs import Job, JobFailed
+
+            def next_result(sock):
+                reply = sock.recv_pyobj()
+                if isinstance(reply, JobFailed):
+                    raise reply
+                return reply
+            """,
+            files={
+                "jobs.py": """
+                import dataclasses
+
+                @dataclasses.dataclass
+                class Job:
+                    name: str
+
+                class JobFailed(RuntimeError):
+                    pass
+                """
+            },
+            expected_unsafe_fix="""
+            from jobs import Job, JobFailed
+            from zmqlint_runtime import serde
+
+            serde.register(JobFailed)
+
+            def next_result(sock):
+                reply = serde.loads(sock.recv())
+                if isinstance(reply, JobFailed):
+                    raise reply
+                return reply
             """,
         ),
         Invalid(

@@ -49,9 +49,14 @@ class PickleToSocket(PickleSocketRule):
     ## Fix safety
     Unsafe: the wire format changes, so every receiver must switch to
     `zmqlint_runtime.serde.loads` in the same release (SER201 converts the receivers; the run
-    warns about converted channels whose other end it did not see). Only plain data, numpy
-    arrays of numeric dtypes, datetimes, sets and tuples can be sent; anything else raises
-    `serde.UnsupportedType` at the sender.
+    warns about converted channels whose other end it did not see). Plain data, numpy arrays
+    of numeric dtypes, datetimes, sets and tuples travel as they are; dataclasses, pydantic
+    models, enums, NamedTuples and exceptions travel once the receiver registers them: the fix
+    adds `serde.register(...)` next to the serde import for the classes the code shows
+    (constructed at the send site, the return annotation of the function whose result is
+    sent, the annotation of a sent parameter, the class of a sent `except X as error`, and the
+    fields of those dataclasses), and the run's summary names the sent values whose type it
+    cannot see. Anything else raises `serde.UnsupportedType` at the sender.
     """
 
     CODE = "SER202"
@@ -182,6 +187,41 @@ class PickleToSocket(PickleSocketRule):
                     self.interrupt_pub.send(
                         serde.dumps({"type": "interrupt", "seq": seq}), zmq.NOBLOCK
                     )
+            """,
+        ),
+        Invalid(
+            """
+            import dataclasses
+            import zmq
+
+            @dataclasses.dataclass
+            class TokenResult:
+                token: int
+                text: str
+
+            def stream(sock, tokens):
+                for token, text in tokens:
+                    sock.send_pyobj(TokenResult(token, text), zmq.SNDMORE)
+                sock.send_pyobj(None)
+            """,
+            count=2,
+            expected_unsafe_fix="""
+            import dataclasses
+            import zmq
+            from zmqlint_runtime import serde
+
+            @dataclasses.dataclass
+            class TokenResult:
+                token: int
+                text: str
+
+
+            serde.register(TokenResult)
+
+            def stream(sock, tokens):
+                for token, text in tokens:
+                    sock.send(serde.dumps(TokenResult(token, text)), zmq.SNDMORE)
+                sock.send(serde.dumps(None))
             """,
         ),
         Invalid(

@@ -1,0 +1,293 @@
+"""How far a socket reaches: is it bound or connected on a network address?
+
+SER203 asks this of the sockets SER201 / SER202 find pickles on. The socket's ``bind`` /
+``connect`` calls are found as the channel facts find them (`zmqlint.facts.dataflow`: the
+attachments of ``self.sock`` anywhere in the class hierarchy, of a local in its function;
+helpers that take the socket and say ``bind`` / ``connect`` in their name), and each endpoint
+is folded the same way (constants across modules, ``self`` attributes, f-strings, ``+`` and
+``%``). An endpoint is *exposed* when it is
+
+- ``tcp://*``, ``tcp://0.0.0.0``, ``tcp://[::]`` (every interface of the host),
+- bound on a named interface or a non-loopback address,
+- connected to a host name or a non-loopback address (the peer, and the path to it, can
+  send anything), or to a TCP host chosen at run time (``f"tcp://{host}:{port}"``: code
+  written to reach another machine), also ``pgm`` / ``epgm`` / ``udp`` / ``ws`` transports, or
+- read from configuration (``os.environ``, ``os.getenv``, ``sys.argv``, a ``config`` /
+  ``settings`` / ``args`` / ``options`` object) with no local default: it reaches wherever the
+  configuration points it. A configuration read or parameter whose default is an address is
+  judged by that default.
+
+``ipc://``, ``inproc://`` and loopback (``127.0.0.0/8``, ``localhost``, ``::1``) are not
+exposed; neither is an endpoint zmqlint cannot resolve (a plain parameter, a computed value),
+nor a socket that sets up CURVE (``curve_server`` / ``curve_serverkey``): only key holders
+reach it.
+"""
+
+from __future__ import annotations
+
+import ast
+import re
+from dataclasses import dataclass
+from typing import List, Optional, Tuple, Union
+
+from zmqlint.facts.dataflow import _UNKNOWN, _Folder, _attachments, _method_at
+from zmqlint.index import ClassInfo, FunctionInfo, ModuleInfo, ProjectIndex, dotted_name, walk
+
+EVERY_INTERFACE = "every-interface"
+INTERFACE = "interface"
+REMOTE = "remote"
+CONFIGURED = "configured"
+#: Most exposed first.
+REACH_ORDER = (EVERY_INTERFACE, INTERFACE, REMOTE, CONFIGURED)
+
+_NETWORK_SCHEMES = frozenset({"tcp", "udp", "ws", "wss", "pgm", "epgm", "norm", "tipc", "vmci"})
+_LOCAL_SCHEMES = frozenset({"ipc", "inproc"})
+_WILDCARDS = frozenset({"*", "0.0.0.0", "::", "[::]", "[*]"})
+_CONFIG_WORD = re.compile(
+    r"^_*(?:.*_)?(config|configs|conf|cfg|settings|options|opts|args|argv|params|environ|env)(?:_.*)?$", re.IGNORECASE
+)
+_ENV_CALLS = frozenset({"os.getenv", "os.environ.get", "environ.get", "getenv"})
+#: Socket options that make a socket authenticate its peers with CURVE.
+_CURVE = re.compile(r"^(curve_server|curve_serverkey|curve_secretkey|CURVE_SERVER|CURVE_SERVERKEY|CURVE_SECRETKEY)$")
+
+_Part = Union[str, ast.expr]
+
+
+@dataclass(frozen=True)
+class Exposure:
+    """A network endpoint of a socket: how it reaches (`REACH_ORDER`), the endpoint as written,
+    the host and port where they resolved, and where the address comes from for ``configured``."""
+
+    reach: str
+    endpoint: str
+    role: str
+    host: Optional[str] = None
+    port: Optional[str] = None
+    source: Optional[str] = None
+    by_default: Optional[str] = None
+
+
+def is_loopback(host: str) -> bool:
+    host = host.strip("[]").lower()
+    return host == "localhost" or host == "::1" or host.startswith("127.") or host.endswith(".localhost")
+
+
+def socket_exposure(index: ProjectIndex, module: Optional[ModuleInfo], line: int, socket: Optional[str]) -> Optional[Exposure]:
+    """The most exposed network endpoint the socket written ``socket`` at ``line`` is bound or
+    connected on, or None (local, loopback, unresolved, or CURVE-authenticated)."""
+    if module is None or not socket:
+        return None
+    scopes = module.scope_at(line)
+    function = next((s for s in reversed(scopes) if isinstance(s, FunctionInfo)), None)
+    cls = next((s for s in reversed(scopes) if isinstance(s, ClassInfo)), None)
+    if function is not None and not socket.startswith("self.") and "." not in socket:
+        # `sock = self.request_socket` earlier in the function: the attribute's endpoints.
+        alias = index.local_value(function, socket, before_line=line)
+        alias_name = dotted_name(alias) if alias is not None else None
+        if alias_name and function.parameters and alias_name.startswith(function.parameters[0] + ".") and cls is not None:
+            socket = "self." + alias_name.partition(".")[2]
+    attachments: List[Tuple[str, ast.expr, Optional[ClassInfo], ast.AST]] = []
+    if socket.startswith("self.") and cls is not None:
+        for klass in index.mro(cls):
+            attachments += [(role, expr, klass, klass.node) for role, expr in _attachments(klass.node, socket)]
+    elif function is not None and socket.partition(".")[0] not in function.parameters:
+        attachments += [(role, expr, cls, function.node) for role, expr in _attachments(function.node, socket)]
+    found: List[Exposure] = []
+    for role, expr, owner, scope in attachments:
+        if _uses_curve(scope, socket):
+            return None
+        where = _method_at(owner, expr.lineno) if owner is not None else function
+        folder = _Folder(index, owner.module if owner is not None else module, where, owner)
+        exposure = _classify(folder, role, expr, 0)
+        if exposure is not None:
+            found.append(exposure)
+    if not found:
+        return None
+    return min(found, key=lambda e: REACH_ORDER.index(e.reach))
+
+
+def _uses_curve(scope: ast.AST, socket: str) -> bool:
+    for node in walk(scope):
+        if isinstance(node, ast.Assign):
+            for target in node.targets:
+                if isinstance(target, ast.Attribute) and _CURVE.match(target.attr) and dotted_name(target.value) == socket:
+                    return True
+        elif isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute) and node.func.attr.startswith("setsockopt"):
+            if dotted_name(node.func.value) == socket and node.args:
+                option = (dotted_name(node.args[0]) or "").rpartition(".")[2]
+                if _CURVE.match(option):
+                    return True
+    return False
+
+
+def _parts(folder: _Folder, expr: ast.expr, depth: int) -> List[_Part]:
+    """The endpoint as text, with the expressions that did not fold kept as they are."""
+    if depth > _Folder.MAX_DEPTH:
+        return [expr]
+    value = folder.fold(expr)
+    if isinstance(value, (str, int)) and "\0" not in str(value):
+        return [str(value)]
+    if isinstance(expr, ast.JoinedStr):
+        out: List[_Part] = []
+        for item in expr.values:
+            if isinstance(item, ast.FormattedValue):
+                out += _parts(folder, item.value, depth + 1)
+            else:
+                out.append(str(item.value))
+        return out
+    if isinstance(expr, ast.BinOp) and isinstance(expr.op, ast.Add):
+        return _parts(folder, expr.left, depth + 1) + _parts(folder, expr.right, depth + 1)
+    if isinstance(expr, ast.Name) and folder.function is not None and expr.id not in folder.function.parameters:
+        local = folder.index.local_value(folder.function, expr.id, before_line=expr.lineno)
+        if local is not None:
+            return _parts(folder, local, depth + 1)
+    return [expr]
+
+
+def _classify(folder: _Folder, role: str, expr: ast.expr, depth: int) -> Optional[Exposure]:
+    written = ast.unparse(expr)
+    if isinstance(expr, ast.Name) and folder.function is not None and expr.id not in folder.function.parameters:
+        local = folder.index.local_value(folder.function, expr.id, before_line=expr.lineno)
+        if local is not None:
+            written = f"{expr.id} = {ast.unparse(local)}"
+    parts = _parts(folder, expr, depth)
+    if len(parts) == 1 and not isinstance(parts[0], str):
+        found = _from_configuration(folder, role, parts[0], written, depth)
+        if found is not None and found.reach == CONFIGURED and role == "connect":
+            return Exposure(REMOTE, written, role, found.host, found.port, found.source, found.by_default)
+        return found
+    text = "".join(p if isinstance(p, str) else "\0" for p in parts)
+    scheme, sep, rest = text.partition("://")
+    if not sep or "\0" in scheme:
+        if text.isdigit():
+            return None  # a port handed to a helper: which host it binds is the helper's
+        return None
+    scheme = scheme.lower()
+    if scheme in _LOCAL_SCHEMES or scheme not in _NETWORK_SCHEMES:
+        return None
+    if "\0" not in text:
+        written = text
+    address = rest.rpartition(";")[2]  # "eth0;host:port" names a source interface first
+    host, colon, port = address.rpartition(":")
+    if not colon:
+        host, port = address, ""
+    port = port.split("/")[0]
+    port_text = port if port and "\0" not in port else None
+    if "\0" in host:
+        unknown = _host_parts(parts, text)
+        for part in unknown:
+            found = _from_configuration(folder, role, part, written, depth)
+            if found is not None:
+                # A configured host: connecting, the peer is wherever it points.
+                reach = REMOTE if role == "connect" and found.reach == CONFIGURED else found.reach
+                return Exposure(reach, written, role, found.host, port_text, found.source, found.by_default)
+        if role == "connect" and unknown:
+            # `tcp://{host}:...` with the host chosen at run time: the code is written to reach
+            # another machine (a local peer would be ipc://, inproc:// or loopback).
+            return Exposure(REMOTE, written, role, " ".join(ast.unparse(p) for p in unknown), port_text)
+        return None
+    if host in _WILDCARDS or (not host and scheme == "tcp"):
+        return Exposure(EVERY_INTERFACE if role == "bind" else REMOTE, written, role, host or "*", port_text)
+    if is_loopback(host):
+        return None
+    return Exposure(INTERFACE if role == "bind" else REMOTE, written, role, host, port_text)
+
+
+def _host_parts(parts: List[_Part], text: str) -> List[ast.expr]:
+    """The unresolved expressions that make up the host of ``scheme://host:port``."""
+    start = text.index("://") + 3
+    end = text.rfind(":")
+    if end < start:
+        end = len(text)
+    found, position = [], 0
+    for part in parts:
+        width = len(part) if isinstance(part, str) else 1
+        if not isinstance(part, str) and start <= position < end:
+            found.append(part)
+        position += width
+    return found
+
+
+def _from_configuration(folder: _Folder, role: str, expr: ast.expr, written: str, depth: int) -> Optional[Exposure]:
+    """An address (or host) read from configuration: exposed unless it has a local default."""
+    if depth > _Folder.MAX_DEPTH:
+        return None
+    if isinstance(expr, ast.Call):
+        name = dotted_name(expr.func) or ""
+        receiver = dotted_name(expr.func.value) if isinstance(expr.func, ast.Attribute) else None
+        is_env = name in _ENV_CALLS or folder.module.qualified_name(name) in ("os.getenv", "os.environ.get")
+        is_config_get = receiver is not None and expr.func.attr == "get" and _config_like(receiver)
+        if is_env or is_config_get:
+            source = ast.unparse(expr)
+            default = expr.args[1] if len(expr.args) > 1 else next((k.value for k in expr.keywords if k.arg == "default"), None)
+            if default is not None and not (isinstance(default, ast.Constant) and default.value is None):
+                return _by_default(folder, role, default, written, source, depth)
+            return Exposure(CONFIGURED, written, role, source=source)
+        return None
+    if isinstance(expr, ast.Subscript):
+        base = dotted_name(expr.value) or ""
+        if base in ("os.environ", "environ", "sys.argv") or _config_like(base):
+            return Exposure(CONFIGURED, written, role, source=ast.unparse(expr))
+        return None
+    if isinstance(expr, ast.Attribute):
+        dotted = dotted_name(expr)
+        if not dotted:
+            return None
+        head, _, rest = dotted.partition(".")
+        if folder.function is not None and folder.cls is not None and head == (folder.function.parameters or [""])[0]:
+            if rest.count(".") == 0:
+                # self.address: what the class assigns it.
+                for klass in folder.index.mro(folder.cls):
+                    for value in klass.attributes.get(rest, []):
+                        inner = _Folder(folder.index, klass.module, _method_at(klass, value.lineno), klass)
+                        found = _classify(inner, role, value, depth + 1) or _from_configuration(inner, role, value, written, depth + 1)
+                        if found is not None:
+                            return Exposure(found.reach, written, role, found.host, found.port, found.source, found.by_default)
+                return None
+        if _config_like(dotted.rpartition(".")[0]):
+            return Exposure(CONFIGURED, written, role, source=dotted)
+        return None
+    if isinstance(expr, ast.Name) and folder.function is not None:
+        if expr.id in folder.function.parameters:
+            default = _parameter_default(folder.function, expr.id)
+            if default is not None:
+                return _by_default(folder, role, default, written, f"parameter `{expr.id}`", depth)
+            return None
+        local = folder.index.local_value(folder.function, expr.id, before_line=expr.lineno)
+        if local is not None:
+            return _classify(folder, role, local, depth + 1) or _from_configuration(folder, role, local, written, depth + 1)
+    if isinstance(expr, ast.Name) and expr.id in folder.module.assignments:
+        value = folder.module.assignments[expr.id]
+        module_folder = _Folder(folder.index, folder.module, None, None)
+        return _classify(module_folder, role, value, depth + 1) or _from_configuration(module_folder, role, value, written, depth + 1)
+    return None
+
+
+def _by_default(folder: _Folder, role: str, default: ast.expr, written: str, source: str, depth: int) -> Optional[Exposure]:
+    value = folder.fold(default)
+    if value is _UNKNOWN:
+        return None
+    text = str(value)
+    if "://" not in text:
+        # A host alone (getenv("HOST", "0.0.0.0")): judge it as the host of a tcp endpoint.
+        text = f"tcp://{text}:0"
+    found = _classify(_Folder(folder.index, folder.module, None, None), role, ast.Constant(text), depth + 1)
+    if found is None:
+        return None
+    return Exposure(found.reach, written, role, found.host, found.port, source, by_default=str(value))
+
+
+def _parameter_default(function: FunctionInfo, name: str) -> Optional[ast.expr]:
+    args = function.node.args
+    positional = [*args.posonlyargs, *args.args]
+    for arg, default in zip(positional[len(positional) - len(args.defaults):], args.defaults):
+        if arg.arg == name:
+            return default
+    for arg, default in zip(args.kwonlyargs, args.kw_defaults):
+        if arg.arg == name and default is not None:
+            return default
+    return None
+
+
+def _config_like(dotted: str) -> bool:
+    return any(_CONFIG_WORD.match(part) for part in dotted.split(".") if part)
