@@ -624,3 +624,104 @@ def test_thr501_one_finding_at_the_last_signal_and_the_fixed_exit_joins_promptly
         pass
     assert time.monotonic() - started < 2.0
     assert not handler._watcher.is_alive()
+
+
+# -- SER201 / SER202: sockets whose every peer is a thread of this process ---------------------
+
+LOOPBACK_AGENT = '''
+    import zmq
+
+
+    class Agent:
+        def __init__(self):
+            self._context = zmq.Context.instance()
+
+        def _loopback_reqrep(self, address, request):
+            loopback = self._context.socket(zmq.REQ)
+            try:
+                loopback.connect(address)
+                loopback.send_pyobj(request)
+                return loopback.recv_pyobj()
+            finally:
+                loopback.close(linger=0)
+
+        def kill(self):
+            return self._loopback_reqrep("inproc://loopback", ("kill", None))
+
+        def safe_call(self, method, *args):
+            return self._loopback_reqrep({second}, (method, args))
+'''
+
+
+@pytest.mark.parametrize("code", ["SER201", "SER202"])
+def test_ser20x_an_endpoint_parameter_every_caller_gives_inproc_is_in_process(tmp_path, code):
+    source = LOOPBACK_AGENT.format(second='"inproc://_loopback_safe"')
+    assert _found(tmp_path, {"agent.py": source}, code) == []
+
+
+@pytest.mark.parametrize("code, line", [("SER201", 13), ("SER202", 12)])
+def test_ser20x_one_caller_giving_an_ipc_endpoint_is_reported(tmp_path, code, line):
+    source = LOOPBACK_AGENT.format(second='"ipc:///tmp/agent-safe"')
+    assert _found(tmp_path, {"agent.py": source}, code) == [(code, line)]
+
+
+ACTOR_FILES = {
+    "helpers.py": '''
+        import random
+
+        import zmq
+
+
+        def create_pipe(ctx):
+            front = ctx.socket(zmq.PAIR)
+            back = ctx.socket(zmq.PAIR)
+            endpoint = "inproc://actor-%04x" % random.randint(0, 0x10000)
+            while True:
+                try:
+                    front.bind(endpoint)
+                except zmq.ZMQError:
+                    endpoint = "{retry}-%04x" % random.randint(0, 0x10000)
+                else:
+                    break
+            back.connect(endpoint)
+            return front, back
+    ''',
+    "actor.py": '''
+        import threading
+
+        from helpers import create_pipe
+
+
+        class Actor:
+            def __init__(self, ctx, handler):
+                self.pipe, self.shim_pipe = create_pipe(ctx)
+                self.thread = threading.Thread(target=handler, args=(self.shim_pipe,))
+                self.thread.start()
+
+            def recv_pyobj(self, *args, **kwargs):
+                return self.pipe.recv_pyobj(*args, **kwargs)
+    ''',
+    "agent.py": '''
+        import zmq
+
+        from actor import Actor
+
+
+        class Node:
+            def __init__(self, handler):
+                self.actor = Actor(zmq.Context.instance(), handler)
+
+            def peers(self):
+                return self.actor.recv_pyobj()
+    ''',
+}
+
+
+def test_ser201_an_actor_wrapper_over_an_inproc_pipe_is_in_process(tmp_path):
+    files = dict(ACTOR_FILES, **{"helpers.py": ACTOR_FILES["helpers.py"].replace("{retry}", "inproc://actor")})
+    assert _found(tmp_path, files, "SER201") == []
+
+
+def test_ser201_an_actor_wrapper_whose_pipe_may_fall_back_to_tcp_is_reported(tmp_path):
+    files = dict(ACTOR_FILES, **{"helpers.py": ACTOR_FILES["helpers.py"].replace("{retry}", "tcp://127.0.0.1:5555")})
+    assert _found(tmp_path, files, "SER201") == [("SER201", 11)]

@@ -78,7 +78,6 @@ NOT_EXPOSED = {
     "localhost": _serve('"tcp://localhost:5555"'),
     "ipv6 loopback": _serve('"tcp://[::1]:5555"'),
     "ipc": _serve('"ipc:///tmp/jobs.sock"'),
-    "inproc": _serve('"inproc://jobs"'),
     "a plain parameter": _serve("endpoint", params=", endpoint"),
     "a parameter defaulting to loopback": _serve("endpoint", params=', endpoint="tcp://127.0.0.1:5555"'),
     "environment with an ipc default": _serve('os.getenv("EP", "ipc:///run/x")').replace("import zmq", "import os\nimport zmq"),
@@ -109,6 +108,14 @@ def test_local_or_unresolved_endpoints_stay_ser201_ser202(tree, name):
     root = tree({"m.py": NOT_EXPOSED[name]})
     found = findings_of(lint_tree(root))
     assert [f.code for f in found if f.code.startswith("SER")] == ["SER201"], [(f.code, f.message) for f in found]
+
+
+def test_an_inproc_socket_is_no_hole_at_all(tree):
+    # Only threads of this process can reach an inproc:// endpoint: neither SER203 nor SER201.
+    root = tree({"m.py": _serve('"inproc://jobs"')})
+    assert [f.code for f in findings_of(lint_tree(root)) if f.code.startswith("SER")] == []
+    root = tree({"n.py": _serve('"inproc://jobs"').replace('rep.bind("inproc://jobs")', 'rep.bind("inproc://jobs")\n    rep.bind("ipc:///tmp/jobs")')})
+    assert [f.code for f in findings_of(lint_tree(root, paths=["n.py"])) if f.code.startswith("SER")] == ["SER201"]
 
 
 def test_one_finding_per_hole_and_codes_stay_independent(tree):

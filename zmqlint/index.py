@@ -822,6 +822,10 @@ class ProjectIndex:
                 latest, latest_line = value, line
         return latest
 
+    def local_values(self, function: FunctionInfo, name: str) -> List[ast.expr]:
+        """Every value assigned to the local ``name`` anywhere in ``function``."""
+        return [value for _, value in self._local_assignments(function).get(name, ())]
+
     def _local_assignments(self, function: FunctionInfo) -> Dict[str, List[Tuple[int, ast.expr]]]:
         """For each name, ``(line, value)`` of every ``name = value`` / ``name: T = value`` in
         ``function`` (nested definitions included), in walk order: one walk per function."""

@@ -31,7 +31,7 @@ from dataclasses import dataclass
 from typing import List, Optional, Tuple, Union
 
 from zmqlint.facts.dataflow import _UNKNOWN, _Folder, _attachments, _method_at
-from zmqlint.index import ClassInfo, FunctionInfo, ModuleInfo, ProjectIndex, dotted_name, walk
+from zmqlint.index import ClassInfo, FunctionInfo, ModuleInfo, ProjectIndex, dotted_name, own_nodes, walk
 
 EVERY_INTERFACE = "every-interface"
 INTERFACE = "interface"
@@ -291,3 +291,199 @@ def _parameter_default(function: FunctionInfo, name: str) -> Optional[ast.expr]:
 
 def _config_like(dotted: str) -> bool:
     return any(_CONFIG_WORD.match(part) for part in dotted.split(".") if part)
+
+
+# -- in process only: every peer is a thread of this process -----------------------------------
+
+#: How deep `in_process_only` follows a socket (call sites, delegating wrappers, factories).
+_IN_PROCESS_DEPTH = 4
+
+
+def in_process_only(index: ProjectIndex, module: Optional[ModuleInfo], line: int, socket: Optional[str], method: Optional[str] = None) -> bool:
+    """Whether the socket written ``socket`` at ``line`` is only ever attached on ``inproc://``
+    endpoints: its peers can only be threads of this process, so what it receives was written
+    by this process and what it sends is read by it.
+
+    The socket is followed where its endpoints are written: its own ``bind`` / ``connect``
+    calls (in the function, or in the class hierarchy for ``self.x``); an endpoint that is a
+    parameter, at every call of the function in its module and class (``self._request(
+    "inproc://loopback", ...)``); a ``self.x`` holding an object of a project class whose
+    ``method`` (``recv_pyobj``, ...) hands over to one of its own sockets (an actor wrapper
+    around a pipe); a ``self.x`` unpacked from a project function that returns sockets it
+    attached itself (``self.pipe, self.peer = make_pipe(ctx)``). Anything zmqlint cannot follow,
+    and a socket with no attachment found, is not in process only."""
+    if module is None or not socket:
+        return False
+    function, cls, socket = _locate(index, module, line, socket)
+    return _in_process(index, module, function, cls, socket, method, 0)
+
+
+def _locate(index: ProjectIndex, module: ModuleInfo, line: int, socket: str):
+    scopes = module.scope_at(line)
+    function = next((s for s in reversed(scopes) if isinstance(s, FunctionInfo)), None)
+    cls = next((s for s in reversed(scopes) if isinstance(s, ClassInfo)), None)
+    if function is not None and not socket.startswith("self.") and "." not in socket:
+        alias = index.local_value(function, socket, before_line=line)
+        alias_name = dotted_name(alias) if alias is not None else None
+        if alias_name and function.parameters and alias_name.startswith(function.parameters[0] + ".") and cls is not None:
+            socket = "self." + alias_name.partition(".")[2]
+    return function, cls, socket
+
+
+def _in_process(index, module, function, cls, socket, method, depth) -> bool:
+    if depth > _IN_PROCESS_DEPTH:
+        return False
+    if socket.startswith("self.") and cls is not None:
+        attr = socket[len("self."):]
+        if "." in attr:
+            return False
+        attachments = [(role, expr, klass) for klass in index.mro(cls) for role, expr in _attachments(klass.node, socket)]
+        if attachments:
+            return all(_inproc_endpoint(index, klass, _method_at(klass, expr.lineno), expr, depth) for _, expr, klass in attachments)
+        return _attribute_in_process(index, cls, attr, method, depth)
+    if function is None or "." in socket:
+        return False
+    attachments = _attachments(function.node, socket)
+    if not attachments:
+        return False
+    return all(_inproc_endpoint(index, cls, function, expr, depth, module) for _, expr in attachments)
+
+
+def _inproc_endpoint(index, cls, function, expr, depth, module=None) -> bool:
+    """Whether the endpoint expression is an ``inproc://`` address."""
+    module = cls.module if cls is not None else module
+    if module is None:
+        return False
+    if isinstance(expr, ast.Name) and function is not None and expr.id not in function.parameters:
+        # Every value the local is given (a retry loop picks a new name the same way).
+        values = index.local_values(function, expr.id)
+        if values:
+            return all(_inproc_endpoint(index, cls, function, v, depth + 1, module) for v in values)
+    folder = _Folder(index, module, function, cls)
+    parts = _parts(folder, expr, depth)
+    while len(parts) == 1 and isinstance(parts[0], ast.BinOp) and isinstance(parts[0].op, ast.Mod):
+        parts = _parts(folder, parts[0].left, depth)  # "inproc://actor-%04x" % (...)
+    head = parts[0] if parts else None
+    if isinstance(head, str):
+        return head.lower().startswith("inproc://")
+    if isinstance(head, ast.Name) and len(parts) == 1 and function is not None and head.id in function.parameters:
+        if function.owner is None or head.id != function.parameters[0]:
+            return _parameter_in_process(index, function, head.id, depth + 1)
+    return False
+
+
+def _parameter_in_process(index: ProjectIndex, function: FunctionInfo, parameter: str, depth: int) -> bool:
+    """Every call of ``function`` in its module passes an ``inproc://`` endpoint as ``parameter``."""
+    if depth > _IN_PROCESS_DEPTH:
+        return False
+    positional = [a.arg for a in (*function.node.args.posonlyargs, *function.node.args.args)]
+    is_method = function.owner is not None and not any(d in ("staticmethod",) for d in function.decorators)
+    if is_method:
+        positional = positional[1:]
+    position = positional.index(parameter) if parameter in positional else None
+    module = function.module
+    calls = []
+    for node in module.nodes:
+        if not isinstance(node, ast.Call):
+            continue
+        name = dotted_name(node.func) or ""
+        if is_method:
+            head, _, attr = name.rpartition(".")
+            if attr != function.name or head not in ("self", "cls", function.owner.name):
+                continue
+        elif name != function.name:
+            continue
+        calls.append(node)
+    if not calls:
+        return False
+    for call in calls:
+        value = next((k.value for k in call.keywords if k.arg == parameter), None)
+        if value is None and position is not None and position < len(call.args):
+            value = call.args[position]
+        if value is None or any(isinstance(a, ast.Starred) for a in call.args):
+            return False
+        scopes = module.scope_at(call.lineno)
+        caller = next((s for s in reversed(scopes) if isinstance(s, FunctionInfo)), None)
+        klass = next((s for s in reversed(scopes) if isinstance(s, ClassInfo)), None)
+        if not _inproc_endpoint(index, klass, caller, value, depth, module):
+            return False
+    return True
+
+
+def _attribute_in_process(index: ProjectIndex, cls: ClassInfo, attr: str, method: Optional[str], depth: int) -> bool:
+    """``self.<attr>`` with no bind / connect of its own: an object of a project class that
+    hands ``method`` over to an in-process socket, or sockets a project factory attached."""
+    assignments = list(_attribute_assignments(index, cls, attr))
+    if not assignments:
+        return False
+    for owner, value, position in assignments:
+        if isinstance(value, ast.Constant) and value.value is None:
+            continue
+        if not isinstance(value, ast.Call):
+            return False
+        klass = index.class_of_value(owner.module, value) if position is None else None
+        if klass is not None:
+            if method is None or not _delegates_in_process(index, klass, method, depth + 1):
+                return False
+            continue
+        callee = index.resolve(owner.module, dotted_name(value.func) or "")
+        if not isinstance(callee, FunctionInfo) or not _returns_in_process(index, callee, position, depth + 1):
+            return False
+    return True
+
+
+def _attribute_assignments(index: ProjectIndex, cls: ClassInfo, attr: str):
+    """``(class, value, position)`` for every ``self.<attr> = value`` in the hierarchy;
+    ``position`` is the index of the attribute in an unpacked tuple target, else None."""
+    for klass in index.mro(cls):
+        for method in klass.methods.values():
+            self_name = method.parameters[0] if method.parameters else None
+            for node in walk(method.node):
+                if not isinstance(node, ast.Assign):
+                    continue
+                for target in node.targets:
+                    if _is_self_attr(target, self_name, attr):
+                        yield klass, node.value, None
+                    elif isinstance(target, ast.Tuple):
+                        for position, element in enumerate(target.elts):
+                            if _is_self_attr(element, self_name, attr):
+                                yield klass, node.value, position
+
+
+def _is_self_attr(node: ast.expr, self_name: Optional[str], attr: str) -> bool:
+    return isinstance(node, ast.Attribute) and node.attr == attr and isinstance(node.value, ast.Name) and node.value.id == self_name
+
+
+def _delegates_in_process(index: ProjectIndex, klass: ClassInfo, method: str, depth: int) -> bool:
+    """``klass.<method>`` only returns ``self.<socket>.<method>(...)`` of an in-process socket."""
+    found = index.find_method(klass, method)
+    if found is None or depth > _IN_PROCESS_DEPTH:
+        return False
+    calls = [
+        n for n in walk(found.node)
+        if isinstance(n, ast.Call) and isinstance(n.func, ast.Attribute) and n.func.attr == method
+    ]
+    if not calls:
+        return False
+    for call in calls:
+        inner = dotted_name(call.func.value) or ""
+        if not inner.startswith("self.") or not _in_process(index, found.module, found, found.owner, inner, method, depth):
+            return False
+    return True
+
+
+def _returns_in_process(index: ProjectIndex, function: FunctionInfo, position: Optional[int], depth: int) -> bool:
+    """Every socket ``function`` returns (the ``position``-th of a returned tuple) is a local it
+    attached on ``inproc://`` only."""
+    returns = [n for n in own_nodes(function.node) if isinstance(n, ast.Return) and n.value is not None]
+    if not returns:
+        return False
+    for node in returns:
+        value = node.value
+        if position is not None:
+            if not isinstance(value, ast.Tuple) or position >= len(value.elts):
+                return False
+            value = value.elts[position]
+        if not isinstance(value, ast.Name) or not _in_process(index, function.module, function, function.owner, value.id, None, depth):
+            return False
+    return True

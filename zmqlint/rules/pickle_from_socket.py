@@ -8,6 +8,7 @@ from libcst.helpers import get_full_name_for_node
 from libcst.metadata import PositionProvider
 
 from zmqlint.codemods import serde as codemod
+from zmqlint.facts import exposure
 from zmqlint.facts.dataflow import Labels, TaintFlow, import_aliases, method_name, qualified_names, socket_channel
 from zmqlint.gates import full_name
 from zmqlint.model import Applicability, Fix, ImportSpec, Severity
@@ -96,6 +97,19 @@ class PickleSocketRule(Rule):
         known = self.sites.get(node)
         self.sites[node] = ((known[0] if known else frozenset()) | labels, known[1] if known else via)
 
+    def in_process(self, sockets: Iterable[cst.CSTNode]) -> bool:
+        """Whether every socket the site's data passes through is attached on ``inproc://``
+        only (its peers are threads of this process: no one else can write or read it)."""
+        calls = [c for c in sockets if isinstance(c, cst.Call) and isinstance(c.func, cst.Attribute)]
+        if not calls:
+            return False
+        for call in calls:
+            socket = get_full_name_for_node(call.func.value)
+            line = self.get_metadata(PositionProvider, call).start.line
+            if not exposure.in_process_only(self.context.index, self.context.module_info, line, socket, method_name(call)):
+                return False
+        return True
+
     def in_async_function(self) -> bool:
         return bool(self.functions) and self.functions[-1].asynchronous is not None
 
@@ -148,6 +162,10 @@ class PickleFromSocket(PickleSocketRule):
     `base64.b64decode`). `sock.recv_pyobj()` is reported too: it is `pickle.loads(sock.recv())`.
     Unpickling a local file is not reported, nor is unpickling in a function that checks an
     HMAC (`hmac.compare_digest`) first: only a holder of the key can send such a message.
+    Nor is a socket attached only on `inproc://` endpoints: its peers are threads of this
+    process (an endpoint parameter every caller gives an `inproc://` address, an actor object
+    whose `recv_pyobj` hands over to the pipe a project helper made and attached on
+    `inproc://`). A socket zmqlint cannot follow that far is reported.
 
     ## Why is this bad?
     Unpickling runs code chosen by whoever wrote the bytes. Anything that can reach the socket's
@@ -191,6 +209,33 @@ class PickleFromSocket(PickleSocketRule):
     FIXES = (Applicability.UNSAFE,)
 
     VALID = [
+        Valid(
+            """
+            # An actor's pipe: a project helper attaches both ends on inproc://.
+            import zmq
+
+            def make_pipe(ctx):
+                front = ctx.socket(zmq.PAIR)
+                back = ctx.socket(zmq.PAIR)
+                front.bind("inproc://actor-pipe")
+                back.connect("inproc://actor-pipe")
+                return front, back
+
+            class Actor:
+                def __init__(self, ctx):
+                    self.pipe, self.shim = make_pipe(ctx)
+
+                def recv_pyobj(self):
+                    return self.pipe.recv_pyobj()
+
+            class Node:
+                def __init__(self, ctx):
+                    self.actor = Actor(ctx)
+
+                def peers(self):
+                    return self.actor.recv_pyobj()
+            """
+        ),
         Valid(
             """
             import pickle
@@ -467,6 +512,8 @@ class PickleFromSocket(PickleSocketRule):
     def report_site(self, node: cst.Call, labels: Labels, via: cst.Call) -> None:
         if self.authenticated and method_name(node) != "recv_pyobj":
             return  # the function checks an HMAC before it unpickles: only a key holder can send
+        if self.in_process([node] if method_name(node) == "recv_pyobj" else labels):
+            return  # only threads of this process can write to the socket
         if method_name(node) == "recv_pyobj":
             awaited = self.awaited.get(node)
             fix = None

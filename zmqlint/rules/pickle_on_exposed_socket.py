@@ -30,9 +30,10 @@ class PickleOnExposedSocket(Rule):
     f-strings, module constants (across modules) and configuration reads. The message says how
     far the hole reaches.
 
-    On `ipc://`, `inproc://` and loopback addresses, on endpoints zmqlint cannot resolve, and
-    on sockets that set up CURVE authentication, SER203 stays silent: the finding is SER201's
-    or SER202's, with their severity.
+    On `ipc://` and loopback addresses, on endpoints zmqlint cannot resolve, and on sockets
+    that set up CURVE authentication, SER203 stays silent: the finding is SER201's or SER202's,
+    with their severity. A socket attached only on `inproc://` is no hole at all (its peers
+    are threads of this process): none of the three reports it.
 
     One hole, one finding: when SER203 reports a site, the SER201 / SER202 finding of the same
     site is not reported (it would describe the same line and the same hole). Selecting only

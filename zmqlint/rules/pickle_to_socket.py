@@ -26,7 +26,8 @@ class PickleToSocket(PickleSocketRule):
     `send_multipart`, `sendall` or `sendto` (directly, through variables, or inside a frame
     list), and `sock.send_pyobj(obj)`. A pickle the same function signs with an HMAC
     (`hmac.new`, `hmac.HMAC`, or a helper of the module computing one), which the receiver
-    checks before unpickling (see SER201), is not reported.
+    checks before unpickling (see SER201), is not reported; nor is a socket attached only on
+    `inproc://` endpoints (its readers are threads of this process, as SER201 describes).
 
     ## Why is this bad?
     A pickle on the wire is only useful to a receiver that unpickles it, and unpickling runs
@@ -68,6 +69,25 @@ class PickleToSocket(PickleSocketRule):
     PREFILTER = ("send",)
 
     VALID = [
+        Valid(
+            """
+            # Every caller hands the helper an inproc:// address: only threads of this process read it.
+            import zmq
+
+            class Agent:
+                def __init__(self):
+                    self.context = zmq.Context.instance()
+
+                def _loopback(self, address, request):
+                    loopback = self.context.socket(zmq.REQ)
+                    loopback.connect(address)
+                    loopback.send_pyobj(request)
+                    return loopback.recv()
+
+                def stop(self):
+                    return self._loopback("inproc://control", "stop")
+            """
+        ),
         Valid(
             """
             # Signed with an HMAC the receiver verifies before it unpickles (SER201's exemption).
@@ -279,6 +299,8 @@ class PickleToSocket(PickleSocketRule):
     def report_site(self, node: cst.Call, labels: Labels, via: cst.Call) -> None:
         if self.authenticated and method_name(node) != "send_pyobj":
             return  # signed with an HMAC the receiver checks (SER201's exemption): only a key holder can forge one
+        if self.in_process([node] if method_name(node) == "send_pyobj" else labels):
+            return  # only threads of this process can read the socket
         if method_name(node) == "send_pyobj":
             new = codemod.send_pyobj_replacement(node, self.reference())
             fix = new and self.fix("encode with zmqlint_runtime.serde instead of pickle", {node: new}, "send", node)
