@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from zmqlint.index import HAS_LEAF_FIELDS, child_nodes, own_nodes, walk
+from zmqlint.nodes import HAS_LEAF_FIELDS, child_nodes, own_nodes, walk
 from zmqlint.tolerant import cst_depth
 
 from conftest import EVERY_SYNTAX

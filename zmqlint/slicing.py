@@ -25,8 +25,7 @@ import ast
 import bisect
 from typing import Iterable, List, Optional, Sequence, Tuple
 
-from zmqlint.index import first_line
-from zmqlint.tolerant import split_lines
+from zmqlint.nodes import first_line, split_lines
 
 _DEFINITIONS = (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)
 _FUNCTIONS = (ast.FunctionDef, ast.AsyncFunctionDef)

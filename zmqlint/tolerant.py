@@ -40,7 +40,7 @@ from typing import List, Optional, Sequence, Set, Tuple
 
 import libcst as cst
 
-from zmqlint.index import HAS_LEAF_FIELDS, child_nodes
+from zmqlint.nodes import HAS_LEAF_FIELDS, child_nodes, split_lines
 
 #: Deeper than this (in LibCST's nesting) and a file is not analysed. LibCST's own visitors
 #: give up near 330; its native parser crashes the process somewhere above 3000.
@@ -52,7 +52,6 @@ TOKENIZE_LIMIT = 2_000_000
 
 TOO_DEEP = "the file is nested too deeply to analyse"
 
-_LINE = re.compile(r"[^\r\n]*(?:\r\n|\r|\n)|[^\r\n]+\Z")
 _CLAUSE = re.compile(r"(else|elif|except|finally)\b")
 _HEADER_END = re.compile(r":\s*(#.*)?$")
 _COMPOUND = re.compile(r"(async\s+)?(def|class|if|for|while|with|try)\b|@")
@@ -97,12 +96,6 @@ class Repair:
     text: str
     problems: List[SyntaxProblem]
     regions: List[Tuple[int, int]]
-
-
-def split_lines(text: str) -> List[str]:
-    """``text`` split after each line ending the interpreter knows (``\\n``, ``\\r\\n``, ``\\r``),
-    endings kept. Unlike `str.splitlines`, form feeds and other separators do not split."""
-    return _LINE.findall(text)
 
 
 def _compile(text: str) -> Optional[SyntaxError]:
