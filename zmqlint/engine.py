@@ -217,24 +217,30 @@ class Engine:
         tree: Optional[ast.Module] = None
         keep: Optional[List[Tuple[int, int]]] = None
         whole: List[int] = []
+        repair = None
         if rules and self.use_prefilter:
             facts = FileFacts(path=path, text=text, index=self.index, config=self.config)
             tree = facts.tree
+            # A file that does not parse is gated on its repaired tree (the index's repair);
+            # it still gets its E999s when no rule is left.
+            repair = facts.repair
             if tree is not None:
                 rules = [rule for rule in rules if _admits(rule, facts)]
-                if not rules:
+                if not rules and repair is None:
                     return [], None, []
-                if not for_fixing:
+                if not for_fixing and repair is None:
                     keep = _candidate_spans(rules, facts)
                     if keep is not None:
                         whole = [node.lineno for node in facts.nodes(ast.Global, ast.Nonlocal)]
-        if not rules and compiles_ast(text):
+            if repair is not None:
+                tree = None
+        if not rules and repair is None and compiles_ast(text):
             return [], None, []
         # A file with syntax errors is analysed with its broken statements set aside
         # (`zmqlint.tolerant`); it gets an E999 per broken part and is never rewritten.
         # When only local rules run, what holds none of their candidates is stubbed out
         # (`zmqlint.slicing`).
-        parsed = tolerant.parse(text, need_module=bool(rules), tree=tree, keep=keep, whole_lines=whole)
+        parsed = tolerant.parse(text, need_module=bool(rules), tree=tree, keep=keep, whole_lines=whole, repair=repair)
         if parsed.module is not None:
             self.cst_parses += 1
         syntax_errors: List[Finding] = []

@@ -27,6 +27,7 @@ if TYPE_CHECKING:  # pragma: no cover
     from zmqlint.config import Config
     from zmqlint.index import ModuleInfo, ProjectIndex
     from zmqlint.rule import Rule
+    from zmqlint.tolerant import Repair
 
 
 def full_name(node: ast.AST) -> Optional[str]:
@@ -66,9 +67,17 @@ class FileFacts:
     def module(self) -> Optional["ModuleInfo"]:
         """The file in the project index, when the index holds exactly ``text`` (else None)."""
         info = self.index.module_for_path(self.path)
-        if info is not None and info.source == self.text:
+        if info is not None and (info.source == self.text or info.original_source == self.text):
             return info
         return None
+
+    @property
+    def repair(self) -> Optional["Repair"]:
+        """The index's `tolerant.Repair` of ``text`` when it does not parse as it is: the gates
+        then read the repaired tree (its broken statements set aside, lines kept), as the
+        rules will."""
+        module = self.module
+        return module.repair if module is not None and module.original_source == self.text else None  # type: ignore[return-value]
 
     @cached_property
     def tree(self) -> Optional[ast.Module]:

@@ -118,6 +118,10 @@ class ModuleInfo:
     #: 1-based (first, last) lines set aside because they do not parse (`tolerant.repair_text`):
     #: what they say is unknown, so facts that need the whole file ("never assigned") are too.
     broken_regions: List[Tuple[int, int]] = field(default_factory=list, repr=False, compare=False)
+    #: For a repaired module: the text as read (``source`` is the repaired text) and the
+    #: `tolerant.Repair` made of it, so the engine does not repair the same text again.
+    original_source: Optional[str] = field(default=None, repr=False, compare=False)
+    repair: Optional[object] = field(default=None, repr=False, compare=False)
 
     @cached_property
     def nodes(self) -> List[ast.AST]:
@@ -452,15 +456,19 @@ class ProjectIndex:
                 text = SourceFile.read(path).text
             try:
                 return parse_module_info(path, self.module_name(path), text)
-            except SyntaxError as exc:
+            except SyntaxError:
                 # A file with a broken statement still has facts in the parts that parse.
                 from zmqlint.tolerant import repair_text
 
-                repair = repair_text(text, exc)
+                # Repaired from the text alone (CPython words some errors differently when
+                # it can read the named file): the engine reports these problems as E999.
+                repair = repair_text(text)
                 if repair is None:
                     return None
                 info = parse_module_info(path, self.module_name(path), repair.text)
                 info.broken_regions = list(repair.regions)
+                info.original_source = text
+                info.repair = repair
                 return info
         except (SourceError, SyntaxError, ValueError, RecursionError, MemoryError):
             return None

@@ -140,6 +140,7 @@ def parse(
     tree: Optional[ast.Module] = None,
     keep: Optional[Sequence[Tuple[int, int]]] = None,
     whole_lines: Sequence[int] = (),
+    repair: Optional[Repair] = None,
 ) -> Parsed:
     """Parse ``text`` for analysis, setting broken statements aside (see the module docs).
 
@@ -147,9 +148,13 @@ def parse(
     the stdlib ast of ``text`` when the caller has it. With ``keep`` (line spans of candidates),
     a text that parses is handed to LibCST with what holds none of them stubbed out
     (`zmqlint.slicing.sliced_text`; ``whole_lines``: functions holding them stay whole).
+    ``repair`` is `repair_text`'s result for ``text`` when the caller has it.
     """
     if "\0" in text:
         return Parsed(None, text, failure="the file contains NUL bytes; not Python source")
+    if repair is not None:
+        # The caller repaired ``text`` already (the project index does when it reads a module).
+        return _parse_cst(repair.text, repair.problems, repair.regions, need_module)
     try:
         if tree is None:
             with warnings.catch_warnings():

@@ -49,14 +49,28 @@ def _field_order(node: cst.CSTNode) -> Tuple[str, ...]:
     return order
 
 
+#: Per visitor class, the names `BatchableCSTVisitor.get_visitors` finds on its instances
+#: (``visit_*`` / ``leave_*`` callables): it looks them up with `inspect.getmembers`, which
+#: costs more than visiting a small file, so once per class.
+_VISITOR_NAMES: Dict[type, Tuple[str, ...]] = {}
+
+
+def _visitor_names(visitor: cst.BatchableCSTVisitor) -> Tuple[str, ...]:
+    kind = type(visitor)
+    names = _VISITOR_NAMES.get(kind)
+    if names is None:
+        names = _VISITOR_NAMES[kind] = tuple(visitor.get_visitors())
+    return names
+
+
 def visit_read_only(wrapper: cst.MetadataWrapper, visitors: Iterable[cst.BatchableCSTVisitor]) -> None:
     """`MetadataWrapper.visit_batched` for visitors that change nothing: metadata resolved
     through ``wrapper``, ``visit_<Node>`` and ``leave_<Node>`` called as LibCST would."""
     visitors = list(visitors)
     methods: Dict[str, List[Callable]] = {}
     for visitor in visitors:
-        for name, method in visitor.get_visitors().items():
-            methods.setdefault(name, []).append(method)
+        for name in _visitor_names(visitor):
+            methods.setdefault(name, []).append(getattr(visitor, name))
     if any(name.count("_") > 1 for name in methods):
         # Attribute visitors (``visit_<Node>_<field>``): LibCST's own traversal calls them.
         wrapper.visit_batched(visitors)
