@@ -109,7 +109,7 @@ def _convert(finder: "NodeFinder", use: Use, rebuild: Dict[cst.CSTNode, object])
 def _plan_guarded_pop(finder: "NodeFinder", check: CheckThenAct, attr: str):
     """``if <x not empty>: v = x.pop(0) ...`` -> try/get_nowait/except queue.Empty/else."""
     stmt = check.test_owner
-    if not _nonempty_test(stmt.test, attr, check.act.body.self_id) or stmt.orelse and isinstance(stmt, ast.While):
+    if not isinstance(stmt, (ast.If, ast.While)) or not _nonempty_test(stmt.test, attr, check.act.body.self_id) or stmt.orelse and isinstance(stmt, ast.While):
         return None
     if isinstance(stmt, ast.If) and len(stmt.orelse) == 1 and isinstance(stmt.orelse[0], ast.If):
         return None  # an elif chain

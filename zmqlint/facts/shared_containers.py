@@ -58,9 +58,11 @@ class Use:
 
 @dataclass
 class CheckThenAct:
-    test_owner: ast.stmt  # the If / While
+    test_owner: ast.AST  # the If / While, or the IfExp / `and` expression holding the check
     act: Use
     locks: FrozenSet[str]
+    #: The check is `key in d` (the race removes the key), not one for emptiness.
+    membership: bool = False
 
 
 @dataclass
@@ -105,7 +107,7 @@ def hazards(index: ProjectIndex, info: ModuleInfo) -> List[Hazard]:
             for container in _containers(index, cls, side):
                 if not container.thread or not container.other:
                     continue
-                hazard = _hazard(container)
+                hazard = _hazard(container, _started_in_init(index, cls))
                 if hazard is None:
                     continue
                 message, use = hazard
@@ -297,35 +299,101 @@ def _entry_locks(
 def _uses(
     body: Body, attrs: Set[str], locks: Set[str], entry: FrozenSet[str]
 ) -> Dict[str, Tuple[List[Use], List[CheckThenAct]]]:
-    """The uses of each ``self.<attr>`` in ``body``, and its check-then-act statements."""
+    """The uses of each ``self.<attr>`` in ``body``, and its check-then-act spellings."""
     link_parents(body.node)
     acquired = _acquired(body, locks) | entry
     result: Dict[str, Tuple[List[Use], List[CheckThenAct]]] = {}
     by_node: Dict[int, Use] = {}
-    tests: List[ast.stmt] = []
+    tests: List[ast.AST] = []
     for node in own_nodes(body.node):
         attr = self_attr(node, body.self_id)
         if attr in attrs:
             use = Use(body, node, _kind(node), _locks_at(node, body.node, locks, body.self_id) | acquired)
             result.setdefault(attr, ([], []))[0].append(use)
             by_node[id(node)] = use
-        elif isinstance(node, (ast.If, ast.While)):
+        elif isinstance(node, (ast.If, ast.While, ast.IfExp)) or (isinstance(node, ast.BoolOp) and isinstance(node.op, ast.And)):
             tests.append(node)
     for node in tests:
-        for attr in {a for a in (self_attr(n, body.self_id) for n in ast.walk(node.test)) if a in attrs}:
-            act = next(
-                (
-                    by_node[id(sub)]
-                    for stmt in node.body
-                    for sub in attr_nodes(stmt, attr, body.self_id)
-                    if id(sub) in by_node and (by_node[id(sub)].kind == "remove" or _is_subscript_read(sub))
-                ),
-                None,
-            )
-            if act is not None:
-                locks_here = _locks_at(node, body.node, locks, body.self_id) | acquired
-                result[attr][1].append(CheckThenAct(node, act, locks_here))
+        for test, region in _checked_regions(node):
+            for attr in {a for a in (self_attr(n, body.self_id) for n in ast.walk(test)) if a in attrs}:
+                act = next(
+                    (
+                        by_node[id(sub)]
+                        for part in region
+                        for sub in attr_nodes(part, attr, body.self_id)
+                        if id(sub) in by_node and (by_node[id(sub)].kind == "remove" or _is_subscript_read(sub))
+                    ),
+                    None,
+                )
+                if act is not None:
+                    locks_here = _locks_at(node, body.node, locks, body.self_id) | acquired
+                    result[attr][1].append(CheckThenAct(node, act, locks_here, _membership(test)))
     return result
+
+
+def _checked_regions(node: ast.AST) -> List[Tuple[ast.expr, List[ast.AST]]]:
+    """(test, code that runs only when the test said "not empty") for each spelling of a check:
+
+    - ``if x: <act>`` / ``while x: <act>`` / ``<act> if x else ...`` / ``x and <act>``;
+    - ``if not x: ... else: <act>``;
+    - a guard, ``if not x: ...; continue`` (or return / break / raise) then ``<act>`` below it,
+      and a wait, ``while not x: sleep(...)`` (no ``break``) then ``<act>`` below it.
+    """
+    if isinstance(node, ast.IfExp):
+        return [(node.test, [node.body])]
+    if isinstance(node, ast.BoolOp):
+        return [(value, node.values[i + 1 :]) for i, value in enumerate(node.values[:-1])]
+    if not _says_empty(node.test):
+        return [(node.test, list(node.body))]
+    regions: List[Tuple[ast.expr, List[ast.AST]]] = []
+    if isinstance(node, ast.If) and node.orelse:
+        regions.append((node.test, list(node.orelse)))
+    exits = (
+        isinstance(node, ast.If) and not node.orelse and isinstance(node.body[-1], (ast.Continue, ast.Return, ast.Break, ast.Raise))
+    ) or (isinstance(node, ast.While) and not node.orelse and not _breaks(node))
+    if exits:
+        regions.append((node.test, _after(node)))
+    return regions
+
+
+def _says_empty(test: ast.expr) -> bool:
+    """``not x``, ``not len(x)``, ``len(x) == 0``, ``len(x) < n``; ``a or <one of those>``."""
+    if isinstance(test, ast.UnaryOp) and isinstance(test.op, ast.Not):
+        return True
+    if isinstance(test, ast.Compare) and len(test.ops) == 1 and isinstance(test.left, ast.Call):
+        return dotted_name(test.left.func) == "len" and isinstance(test.ops[0], (ast.Eq, ast.Lt, ast.LtE))
+    if isinstance(test, ast.BoolOp) and isinstance(test.op, ast.Or):
+        return any(_says_empty(value) for value in test.values)
+    return False
+
+
+def _breaks(loop: ast.While) -> bool:
+    """A ``break`` of this loop (not of a loop nested in it)."""
+    todo = list(loop.body)
+    while todo:
+        node = todo.pop()
+        if isinstance(node, ast.Break):
+            return True
+        if isinstance(node, (ast.For, ast.AsyncFor, ast.While, ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef, ast.Lambda)):
+            continue
+        todo.extend(ast.iter_child_nodes(node))
+    return False
+
+
+def _after(stmt: ast.stmt) -> List[ast.AST]:
+    """The statements that follow ``stmt`` in its block."""
+    parent = parent_of(stmt)
+    for name in ("body", "orelse", "finalbody"):
+        block = getattr(parent, name, None)
+        if isinstance(block, list) and any(s is stmt for s in block):
+            at = next(i for i, s in enumerate(block) if s is stmt)
+            return list(block[at + 1 :])
+    return []
+
+
+def _membership(test: ast.expr) -> bool:
+    """``k in d``: the check is for a key, not for emptiness."""
+    return isinstance(test, ast.Compare) and any(isinstance(op, ast.In) for op in test.ops)
 
 
 def attr_nodes(root: ast.AST, attr: str, self_id: Optional[str]) -> List[ast.Attribute]:
@@ -371,8 +439,10 @@ def _is_subscript_read(node: ast.Attribute) -> bool:
     return isinstance(parent, ast.Subscript) and parent.value is node and isinstance(parent.ctx, ast.Load)
 
 
-def _hazard(container: Container) -> Optional[Tuple[str, Use]]:
-    """(message, where) for the first race found on a shared container, or None."""
+def _hazard(container: Container, started_in_init: bool = False) -> Optional[Tuple[str, Use]]:
+    """(message, where) for the first race found on a shared container, or None.
+    ``started_in_init``: the thread runs from ``__init__`` on, so set-up methods
+    (``register_*``, ``configure``) called afterwards run alongside it."""
     attr = container.attr
     removes_elsewhere = any(u.kind == "remove" for u in container.thread + container.other)
     for check in container.checks:
@@ -381,9 +451,10 @@ def _hazard(container: Container) -> Optional[Tuple[str, Use]]:
         others = [u for u in container.thread + container.other if u.kind in ("mutate", "remove") and u is not check.act]
         if not check.locks or any(not (check.locks & u.locks) for u in others):
             line = check.test_owner.lineno
+            race = "remove the key" if check.membership else "empty it"
             return (
                 f"`self.{attr}` is shared with a thread and used check-then-act without one lock held: "
-                f"another thread can empty it between the check on line {line} and this "
+                f"another thread can {race} between the check on line {line} and this "
                 f"{'pop' if check.act.kind == 'remove' else 'read'}",
                 check.act,
             )
@@ -398,7 +469,7 @@ def _hazard(container: Container) -> Optional[Tuple[str, Use]]:
                     iteration,
                 )
     for iteration in (u for u in container.thread if u.kind == "iterate"):
-        for mutation in (u for u in container.other if u in resizes and not _setup(u.body)):
+        for mutation in (u for u in container.other if u in resizes and (started_in_init or not _setup(u.body))):
             if not (mutation.locks & iteration.locks):
                 return (
                     f"a thread iterates `self.{attr}` while other code (line {mutation.node.lineno}) changes it "
@@ -451,6 +522,36 @@ def _changes_size(use: Use, container: Container) -> bool:
     ):
         return False
     return True
+
+
+def _started_in_init(index: ProjectIndex, cls: ClassInfo) -> bool:
+    """Whether ``__init__`` itself starts one of the class's threads: ``Thread(...).start()``,
+    ``self._thread.start()`` / ``thread.start()`` of a thread it made, or ``self.start()`` of a
+    `threading.Thread` subclass."""
+    init = index.find_method(cls, "__init__")
+    if init is None:
+        return False
+    starts = thread_starts(index, cls)
+    made_here = {id(s.creation) for s in starts if s.creation is not None}
+    held = {s.attr for s in starts if s.attr and s.creator is not None and s.creator.node is init.node}
+    subclass = any(s.kind == "subclass" for s in starts)
+    sid = self_name(init.node)
+    local = {
+        target.id
+        for node in own_nodes(init.node)
+        if isinstance(node, ast.Assign) and id(node.value) in made_here
+        for target in node.targets
+        if isinstance(target, ast.Name)
+    }
+    for node in own_nodes(init.node):
+        if not (isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute) and node.func.attr == "start"):
+            continue
+        receiver = node.func.value
+        if id(receiver) in made_here or self_attr(receiver, sid) in held:
+            return True
+        if isinstance(receiver, ast.Name) and (receiver.id in local or (subclass and receiver.id == sid)):
+            return True
+    return False
 
 
 def _setup(body: Body) -> bool:
