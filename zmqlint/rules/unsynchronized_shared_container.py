@@ -24,11 +24,20 @@ class UnsynchronizedSharedContainer(NodeFinder, Rule):
     every `list` / `dict` / `deque` attribute used both by that thread side and by the class's
     other methods, and reports it when no lock is held in common and:
 
-    - some code checks the container and then acts on it (`if len(x) > 0: x.pop(0)`,
-      `if x: x.pop()`, `while x: ...pop...`) outside one lock — always a race; or
+    - some code checks the container and then acts on it outside one lock — always a race.
+      The check is a truthiness test, `len(x) > 0`, `len(x) >= n` or `k in d`; the act a
+      `pop()`, `pop(0)`, `popleft()`, `del x[0]`, `del d[k]`, `d.pop(k)`, `x.remove(...)` or a
+      read `x[0]` / `d[k]`. Every spelling counts: `if x: <act>`, `while x: <act>`,
+      `x and x.pop()`, `x.pop(0) if x else None`, `if not x: ... else: <act>`, and a guard or a
+      wait followed by the act (`if not x: time.sleep(0.1); continue` then `x.pop(0)`); or
     - the thread changes its size while other code iterates it; or
     - the thread iterates it while other code (not set-up code that runs before the thread
-      starts, such as `__init__` or `register_*`) changes its size.
+      starts, such as `__init__` or `register_*`; when `__init__` itself starts the thread,
+      set-up methods run alongside it) changes its size.
+
+    The thread side is the target and every method it calls on `self`, transitively; a
+    thread started in `__init__`, in another method or by `Thread.start()` of a subclass, and
+    loops written `while True:` or `while 1:`, are all the same.
 
     Uses under a common `with self._lock:` (any `Lock`, `RLock`, `Condition` or `Semaphore`
     attribute) are silent, and so are thread-safe types (`queue.Queue` and friends). Replacing
@@ -159,6 +168,53 @@ class UnsynchronizedSharedContainer(NodeFinder, Rule):
                         message = self.messages.pop(0)
                     except IndexError:
                         message = None
+
+                def post(self, message):
+                    self.messages.append(message)
+            """
+        ),
+        # Check and act under one lock, the producer under the same lock.
+        Valid(
+            """
+            import threading, time
+
+            class Buffer:
+                def __init__(self):
+                    self._lock = threading.Lock()
+                    self.items = []
+                    threading.Thread(target=self._drain, daemon=True).start()
+
+                def _drain(self):
+                    while 1:
+                        with self._lock:
+                            if not self.items:
+                                continue
+                            item = self.items.pop(0)
+                        time.sleep(0)
+
+                def add(self, item):
+                    with self._lock:
+                        self.items.append(item)
+            """
+        ),
+        # A guard that does not leave: what follows runs whether the list is empty or not.
+        Valid(
+            """
+            import threading
+
+            class Inbox:
+                def __init__(self):
+                    self.messages = []
+                    threading.Thread(target=self._consume, daemon=True).start()
+
+                def _consume(self):
+                    while True:
+                        if not self.messages:
+                            self.idle()
+                        try:
+                            self.messages.pop(0)
+                        except IndexError:
+                            pass
 
                 def post(self, message):
                     self.messages.append(message)
@@ -335,6 +391,126 @@ class UnsynchronizedSharedContainer(NodeFinder, Rule):
                         self.pending.append(job)
             """,
             line=15,
+            expected_fix=None,
+        ),
+        # `x and x.pop(0)` in a method the thread target calls, while other code clears it.
+        Invalid(
+            """
+            import threading
+
+
+            class Collector:
+                def __init__(self):
+                    self.samples = []
+                    self._thread = threading.Thread(target=self._loop, daemon=True)
+                    self._thread.start()
+
+                def _loop(self):
+                    while 1:
+                        self._publish_one()
+
+                def _publish_one(self):
+                    sample = self.samples and self.samples.pop(0)
+                    if sample:
+                        self.publish(sample)
+
+                def record(self, sample):
+                    self.samples.append(sample)
+
+                def reset(self):
+                    self.samples.clear()
+            """,
+            line=15,
+            column=35,
+            end_column=54,
+            message_contains="between the check on line 15 and this pop",
+            expected_fix=None,
+        ),
+        # A guard then the act below it, in a `while 1:` loop of a thread started in `__init__`.
+        Invalid(
+            """
+            import threading
+            import time
+
+
+            class Uploader:
+                def __init__(self):
+                    self.pending = []
+                    threading.Thread(target=self._upload_forever, daemon=True).start()
+
+                def _upload_forever(self):
+                    while 1:
+                        if not self.pending:
+                            time.sleep(0.05)
+                            continue
+                        self.send(self.pending[0])
+                        self.pending.pop(0)
+
+                def submit(self, blob):
+                    self.pending.append(blob)
+
+                def cancel_all(self):
+                    while self.pending:
+                        del self.pending[0]
+            """,
+            line=15,
+            column=23,
+            end_column=35,
+            message_contains="between the check on line 12 and this read",
+            expected_fix=None,
+        ),
+        # A dict: `k in d` then `d[k]` and `del d[k]` while other code pops keys.
+        Invalid(
+            """
+            import threading
+
+
+            class Pending:
+                def __init__(self):
+                    self.callbacks = {}
+
+                def start(self):
+                    threading.Thread(target=self._dispatch, daemon=True).start()
+
+                def _dispatch(self):
+                    while True:
+                        reply_id, reply = self.receive()
+                        if reply_id in self.callbacks:
+                            callback = self.callbacks[reply_id]
+                            del self.callbacks[reply_id]
+                            callback(reply)
+
+                def expect(self, reply_id, callback):
+                    self.callbacks[reply_id] = callback
+
+                def cancel(self, reply_id):
+                    self.callbacks.pop(reply_id, None)
+            """,
+            line=15,
+            message_contains="another thread can remove the key between the check on line 14",
+            expected_fix=None,
+        ),
+        # `register_*` after `__init__` started the thread that iterates the handlers.
+        Invalid(
+            """
+            import threading
+
+
+            class Dispatcher:
+                def __init__(self):
+                    self.handlers = {}
+                    threading.Thread(target=self._serve, daemon=True).start()
+
+                def register_handler(self, name, handler):
+                    self.handlers[name] = handler
+
+                def _serve(self):
+                    while True:
+                        for name, handler in self.handlers.items():
+                            handler()
+            """,
+            line=14,
+            message_contains="a thread iterates `self.handlers` while other code (line 10) changes it",
             expected_fix=None,
         ),
     ]
