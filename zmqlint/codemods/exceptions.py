@@ -1,9 +1,11 @@
 """Rewrites of exception handlers that swallow errors (EXC601).
 
-The safe rewrite keeps what the handler catches (a bare ``except:`` becomes ``except
+The safe rewrite of a silent handler keeps what it catches (a bare ``except:`` becomes ``except
 Exception``), names the exception, and logs it with its traceback through the module's own
-logger before the handler's original statements run. The unsafe rewrite also narrows what is
-caught to the exceptions the ``try`` body is known to raise.
+logger before the handler's original statements run. A bare ``except:`` whose body does
+something else (returns a default, logs, re-raises) safely becomes ``except Exception:`` with
+its body untouched. The unsafe rewrites also narrow what is caught to the exceptions the
+``try`` body is known to raise.
 """
 
 from __future__ import annotations
@@ -200,6 +202,17 @@ def logged_handler(
         whitespace = cst.SimpleWhitespace(" ")
     new = handler.with_changes(type=new_type, name=bound, body=body, whitespace_after_except=whitespace)
     return new, imports
+
+
+def retyped_handler(handler: cst.ExceptHandler, types: Optional[Sequence[str]] = None) -> Tuple[cst.ExceptHandler, List[ImportSpec]]:
+    """``handler`` with its body untouched, catching ``types`` (default ``Exception``): the
+    rewrite of a bare ``except:`` whose body already does something (returns, logs, retries)."""
+    names = list(types) if types is not None else ["Exception"]
+    imports = [ImportSpec(name.partition(".")[0]) for name in names if "." in name]
+    whitespace = handler.whitespace_after_except
+    if handler.type is None:
+        whitespace = cst.SimpleWhitespace(" ")
+    return handler.with_changes(type=_type_expr(names), whitespace_after_except=whitespace), imports
 
 
 def fresh_name(preferred: str, taken: Set[str]) -> str:

@@ -17,13 +17,18 @@ is never imported):
 - instances made on the spot or by a factory (``Server(port).start``, ``connect().start``
   where ``connect`` returns ``Server(...)``);
 - module-level functions and instances, classes and functions imported absolutely, relatively,
-  or from a folder the program puts on ``sys.path`` (what `ProjectIndex.resolve` understands);
+  re-exported by a package's ``__init__.py``, or from a folder the program puts on
+  ``sys.path`` (what `ProjectIndex.resolve` understands), and named through their module
+  (``from . import transport`` then ``transport.HttpFront()``);
 - ``super().method``;
 - a few blocking library functions (``time.sleep``, ``subprocess.run``, ``requests.get``) and
   ``start`` / ``join`` inherited from ``threading.Thread``.
 
 Methods whose body is only ``pass`` / ``...`` / ``raise NotImplementedError`` are interfaces:
-what a subclass returns is unknown. `uses_event_loop` tells the fixes whether a sync callee
+what a subclass returns is unknown. The exception is a receiver built by name from one
+project class in every assignment (``self.http = HttpFront()``, ``server = Server()``,
+``Server().stop``): no subclass can stand in for it, so its ``pass`` / docstring-only method is
+exactly what runs (`_constructed_here`). `uses_event_loop` tells the fixes whether a sync callee
 schedules work on the running loop (it must then stay on the loop's thread).
 
 A plain ``def`` is "sync" when it is not a generator, is not wrapped by a decorator that may
@@ -144,13 +149,15 @@ def sync_callees(index: ProjectIndex, module: ModuleInfo, dotted: str, line: int
     if not targets:
         return None
     functions: List[Union[FunctionInfo, LibraryFunction]] = []
-    for target, _ in targets:
+    for target, open_dispatch in targets:
         if isinstance(target, LibraryFunction):
             functions.append(target)
             continue
         if not isinstance(target, FunctionInfo):
             return None
-        if target.owner is not None and _is_stub(target):
+        if target.owner is not None and _is_stub(target) and not (
+            not open_dispatch and _is_empty(target) and _constructed_here(scope, dotted, target)
+        ):
             return None  # an interface method (or a placeholder): subclasses decide
         if returns_awaitable(index, target) != NOT_AWAITABLE:
             return None
@@ -346,7 +353,7 @@ class _Scope:
         # A module or a class named directly: `helpers.shutdown()`, `Server.start(server)`.
         if self.local_bindings(receiver[0]) is None:
             symbol = self.index.resolve(self.module, ".".join(parts))
-            if isinstance(symbol, FunctionInfo):
+            if isinstance(symbol, (FunctionInfo, ClassInfo)):
                 return [(symbol, False)]
             if symbol is None:
                 return self._library_function(dotted)
@@ -448,6 +455,42 @@ class _Scope:
                 merged.extend(k for k in found if k not in merged)
             classes = merged
         return classes or None
+
+    def constructed_classes(self, parts: Sequence[str]) -> Set[ClassInfo]:
+        """The project classes ``self.attr`` / ``name`` is built from by name (``Cls(...)``) in
+        every one of its assignments; empty when any assignment is something else."""
+        if len(parts) == 2 and parts[0] == self.self_name and self.cls is not None:
+            values = []
+            for klass in self.index.mro(self.cls):
+                if klass.dynamic_attributes:
+                    return set()
+                values.extend(
+                    (klass, value)
+                    for value in klass.attributes.get(parts[1], [])
+                    if not (isinstance(value, ast.Constant) and value.value is None)
+                )
+            scopes = [(_Scope(self.index, k.module, k, _method_holding(k, v)), v) for k, v in values]
+        elif len(parts) == 1 and parts[0] != self.self_name:
+            bindings = self.local_bindings(parts[0])
+            scope = self
+            if bindings is None:
+                bindings = self.global_bindings(parts[0])
+                scope = _Scope(self.index, self.module, None, None)
+            if any(kind != "value" for kind, _ in bindings):
+                return set()
+            scopes = [(scope, v) for _, v in bindings]
+        else:
+            return set()
+        classes: Set[ClassInfo] = set()
+        for scope, value in scopes:
+            name = dotted_name(value.func) if isinstance(value, ast.Call) else None
+            built = None
+            if name is not None:
+                built = scope.symbol(name) if "." not in name else scope.index.resolve(scope.module, name)
+            if not isinstance(built, ClassInfo):
+                return set()
+            classes.add(built)
+        return classes
 
     def name_classes(self, name: str, depth: int) -> Optional[List[ClassInfo]]:
         bindings = self.local_bindings(name)
@@ -732,6 +775,33 @@ def _is_generator(func: ast.AST) -> bool:
 
 def _decorators_change(func: FunctionInfo) -> bool:
     return any(d not in _TRANSPARENT_DECORATORS for d in func.decorators)
+
+
+def _is_empty(func: FunctionInfo) -> bool:
+    """``pass`` / ``...`` / a docstring only: a method that does nothing (not one that raises
+    ``NotImplementedError``)."""
+    return all(
+        isinstance(stmt, ast.Pass) or (isinstance(stmt, ast.Expr) and isinstance(stmt.value, ast.Constant))
+        for stmt in func.node.body
+    )
+
+
+def _constructed_here(scope: "_Scope", dotted: str, target: FunctionInfo) -> bool:
+    """True when the receiver of ``dotted`` (``self.http.stop``, ``server.stop``,
+    ``HttpFront().stop``) can only hold instances built right there from one project class
+    whose method is ``target``: that exact method runs, whatever its body, since no subclass
+    can stand in for a class built by name. An annotation, a parameter, a factory or several
+    classes leave it to the stub rule (unknown)."""
+    receiver, _, method = dotted.rpartition(".")
+    if receiver.endswith("()"):
+        built = scope.symbol(receiver[:-2]) if "." not in receiver else scope.index.resolve(scope.module, receiver[:-2])
+        classes = {built} if isinstance(built, ClassInfo) else set()
+    else:
+        classes = scope.constructed_classes(receiver.split("."))
+    if len(classes) != 1:
+        return False
+    (klass,) = classes
+    return scope.index.find_method(klass, method) is target and not scope.index.unresolved_bases(klass)
 
 
 def _is_stub(func: FunctionInfo) -> bool:

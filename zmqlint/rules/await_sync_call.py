@@ -105,7 +105,12 @@ class AwaitSyncCall(Rule):
     Reports `await x.stop()` where `x.stop` resolves (across modules: `self.attr = Cls(...)`,
     locals, loop variables, annotated parameters, imports, inherited methods) to a plain `def`
     that returns no awaitable, or to a blocking library function (`time.sleep`,
-    `subprocess.run`, `requests.get`, an inherited `threading.Thread.start` / `join`).
+    `subprocess.run`, `requests.get`, an inherited `threading.Thread.start` / `join`). Imports
+    are followed through relative imports and re-exports in a package's `__init__.py`. When
+    `self.http = HttpFront()` builds the attribute from one class by name, `self.http.stop()`
+    is `HttpFront.stop` whatever its body, `pass` or a docstring included; reached any other way
+    (through `self`, a parameter, a factory, several classes) such an empty method is an
+    interface a subclass may implement as `async def`, and nothing is reported.
 
     ## Why is this bad?
     The call runs to completion, blocking the event loop, and returns `None` (or some other
@@ -178,6 +183,26 @@ class AwaitSyncCall(Rule):
                 await server.stop()
             """
         ),
+        Valid(
+            """
+            class Front:
+                def stop(self):
+                    pass
+
+            class AsyncFront(Front):
+                async def stop(self):
+                    pass
+
+            class App:
+                def __init__(self, front: Front, fast: bool):
+                    self.given = front
+                    self.built = AsyncFront() if fast else Front()
+
+                async def stop(self):
+                    await self.given.stop()
+                    await self.built.stop()
+            """
+        ),
     ]
 
     INVALID = [
@@ -213,6 +238,43 @@ class AwaitSyncCall(Rule):
 
                 async def stop(self):
                     await aio.to_thread(self.zmq_server.stop)
+            """,
+        ),
+        Invalid(
+            """
+            from .transport import HttpFront
+
+            class Coordinator:
+                def __init__(self):
+                    self.http = HttpFront()
+
+                async def stop(self):
+                    await self.http.stop()
+            """,
+            path="svc/app.py",
+            files={
+                "svc/__init__.py": "",
+                "svc/transport/__init__.py": "from .http import HttpFront\n",
+                "svc/transport/http.py": """
+                    class HttpFront:
+                        def stop(self):
+                            pass
+                    """,
+            },
+            line=8,
+            column=15,
+            end_column=31,
+            message_contains="`HttpFront.stop` (svc/transport/http.py:2) is a plain `def`",
+            expected_fix="""
+            from .transport import HttpFront
+            import asyncio
+
+            class Coordinator:
+                def __init__(self):
+                    self.http = HttpFront()
+
+                async def stop(self):
+                    await asyncio.to_thread(self.http.stop)
             """,
         ),
         Invalid(

@@ -34,8 +34,12 @@ class GatherSyncResults(Rule):
     library function such as `time.sleep` or an inherited `threading.Thread.join`): a direct
     argument, an element of a starred list, tuple or comprehension, or a call collected in a
     list earlier in the same function (`stopping.append(server.stop())`, `calls = [...]`).
-    Callees are resolved across modules, through loop and comprehension variables too
-    (`for server in self._transports()` where `_transports` returns `[self.rest, self.rpc]`).
+    Callees are resolved across modules (relative imports, re-exports in `__init__.py`),
+    through loop and comprehension variables too (`for server in self._transports()` where
+    `_transports` returns `[self.rest, self.rpc]`). A list mixing sync and async calls
+    (`pending = [self.http.stop(), self.rpc.stop()]`) reports exactly its sync elements. An
+    attribute built from one class by name (`self.http = HttpFront()`) calls that class's
+    method whatever its body, `pass` or a docstring included.
 
     ## Why is this bad?
     Every `stop()` runs right away, one after another, blocking the event loop; their results
@@ -121,6 +125,57 @@ class GatherSyncResults(Rule):
     ]
 
     INVALID = [
+        Invalid(
+            """
+            import asyncio
+            from .fronts import HttpFront, RpcFront
+
+            class Gateway:
+                def __init__(self):
+                    self.http = HttpFront()
+                    self.rpc = RpcFront()
+
+                async def stop(self):
+                    pending = [self.http.stop(), self.rpc.stop()]
+                    pending.append(self.http.close())
+                    await asyncio.gather(*pending)
+            """,
+            path="gw/app.py",
+            files={
+                "gw/__init__.py": "",
+                "gw/fronts.py": """
+                    class HttpFront:
+                        def stop(self):
+                            pass
+
+                        def close(self):
+                            \"\"\"Release the listener.\"\"\"
+
+                    class RpcFront:
+                        async def stop(self):
+                            pass
+                    """,
+            },
+            line=10,
+            column=20,
+            end_column=36,
+            count=2,
+            message_contains="`HttpFront.stop` (gw/fronts.py:2) is a plain `def`",
+            expected_fix="""
+            import asyncio
+            from .fronts import HttpFront, RpcFront
+
+            class Gateway:
+                def __init__(self):
+                    self.http = HttpFront()
+                    self.rpc = RpcFront()
+
+                async def stop(self):
+                    pending = [asyncio.to_thread(self.http.stop), self.rpc.stop()]
+                    pending.append(asyncio.to_thread(self.http.close))
+                    await asyncio.gather(*pending)
+            """,
+        ),
         Invalid(
             """
             import asyncio

@@ -9,7 +9,7 @@ from libcst.helpers import get_full_name_for_node
 from libcst.metadata import CodeRange, PositionProvider
 
 from zmqlint.codemods import matchers as m, names_in
-from zmqlint.codemods.exceptions import LOGGER_NAMES, fresh_name, logged_handler, raised_exceptions
+from zmqlint.codemods.exceptions import LOGGER_NAMES, fresh_name, logged_handler, raised_exceptions, retyped_handler
 from zmqlint.gates import full_name
 from zmqlint.model import Applicability, Fix, Severity
 from zmqlint.rule import Invalid, Rule, Valid
@@ -50,14 +50,17 @@ class SilentExceptionHandler(Rule):
     ```
 
     ## Fix safety
-    The safe fix catches `Exception` (a bare `except:` no longer traps `KeyboardInterrupt` or
-    `SystemExit`), names the exception and logs it with its traceback through the module's
-    logger (`logger`, `log`, `LOGGER`, `_log`, `_logger`, else `logging.getLogger(__name__)`),
-    then runs the handler's original statements. The unsafe fix also narrows what is caught to
-    the exceptions the `try` body is known to raise (for example `subprocess.check_output` ->
-    `CalledProcessError, OSError`; `int()` -> `ValueError, TypeError`; `json.loads` ->
-    `json.JSONDecodeError`; `d["k"]` -> `KeyError`): other errors now propagate. Where nothing
-    is known it applies the safe fix.
+    Every bare `except:` gets a safe fix: it becomes `except Exception`, so it no longer traps
+    `KeyboardInterrupt`, `SystemExit` or `GeneratorExit`, whatever its body does. A handler
+    whose body only passes, continues or is `...` also names the exception and logs it with its
+    traceback through the module's logger (`logger`, `log`, `LOGGER`, `_log`, `_logger`, else
+    `logging.getLogger(__name__)`) before its original statements; a body that does something
+    else (`return False`, its own logging, a retry, a re-raise) is kept as it is.
+
+    The unsafe fix also narrows what is caught to the exceptions the `try` body is known to
+    raise (for example `subprocess.check_output` -> `CalledProcessError, OSError`; `int()` ->
+    `ValueError, TypeError`; `json.loads` -> `json.JSONDecodeError`; `d["k"]` -> `KeyError`):
+    other errors now propagate. Where nothing is known it applies the safe fix.
     """
 
     CODE = "EXC601"
@@ -254,13 +257,95 @@ class SilentExceptionHandler(Rule):
                 raise
             """,
             line=3,
-            expected_fix=None,
-            expected_unsafe_fix="""
+            expected_fix="""
             try:
                 cleanup()
             except Exception:
                 print("cleanup failed")
                 raise
+            """,
+        ),
+        Invalid(
+            """
+            def parse_port(text):
+                try:
+                    return int(text)
+                except:
+                    return False
+            """,
+            line=4,
+            column=5,
+            end_column=11,
+            message_contains="Bare",
+            expected_fix="""
+            def parse_port(text):
+                try:
+                    return int(text)
+                except Exception:
+                    return False
+            """,
+            expected_unsafe_fix="""
+            def parse_port(text):
+                try:
+                    return int(text)
+                except (ValueError, TypeError):
+                    return False
+            """,
+        ),
+        Invalid(
+            """
+            import logging
+            logger = logging.getLogger(__name__)
+
+            def load(path):
+                try:
+                    with open(path) as handle:
+                        return handle.read()
+                except:  # the file may be gone
+                    logger.debug("no %s", path)
+                    return None
+            """,
+            line=8,
+            expected_fix="""
+            import logging
+            logger = logging.getLogger(__name__)
+
+            def load(path):
+                try:
+                    with open(path) as handle:
+                        return handle.read()
+                except Exception:  # the file may be gone
+                    logger.debug("no %s", path)
+                    return None
+            """,
+            expected_unsafe_fix="""
+            import logging
+            logger = logging.getLogger(__name__)
+
+            def load(path):
+                try:
+                    with open(path) as handle:
+                        return handle.read()
+                except OSError:  # the file may be gone
+                    logger.debug("no %s", path)
+                    return None
+            """,
+        ),
+        Invalid(
+            """
+            def poll(jobs):
+                for job in jobs:
+                    try:
+                        job.run()
+                    except: job.retries += 1; continue
+            """,
+            line=5,
+            expected_fix="""
+            def poll(jobs):
+                for job in jobs:
+                    try:
+                        job.run()
+                    except Exception: job.retries += 1; continue
             """,
         ),
     ]
@@ -337,14 +422,7 @@ class SilentExceptionHandler(Rule):
             message = f"`except {_type_text(handler.type)}` with an empty body silently swallows every error"
         else:
             return
-        if silent:
-            fix = self._logging_fix(try_node, handler)
-        else:
-            fix = Fix(
-                "catch Exception instead of everything",
-                Applicability.UNSAFE,
-                replacements={handler: handler.with_changes(type=cst.Name("Exception"), whitespace_after_except=cst.SimpleWhitespace(" "))},
-            )
+        fix = self._logging_fix(try_node, handler) if silent else self._retype_fix(try_node, handler)
         # Report the `except ...` header, not the whole handler.
         start = self.get_metadata(PositionProvider, handler).start
         header = "except"
@@ -370,6 +448,24 @@ class SilentExceptionHandler(Rule):
         )
         return Fix(
             f"catch only {', '.join(narrowed)} and log it with its traceback",
+            Applicability.UNSAFE,
+            {handler: narrow_handler},
+            add_imports=imports,
+            fallback=safe,
+        )
+
+
+    def _retype_fix(self, try_node: cst.Try, handler: cst.ExceptHandler) -> Fix:
+        # A bare `except:` whose body already does something: it keeps its body and stops
+        # trapping KeyboardInterrupt / SystemExit / GeneratorExit.
+        retyped, _ = retyped_handler(handler)
+        safe = Fix("catch Exception instead of everything", Applicability.SAFE, {handler: retyped})
+        narrowed = raised_exceptions(try_node.body, self.aliases)
+        if narrowed is None:
+            return safe
+        narrow_handler, imports = retyped_handler(handler, narrowed)
+        return Fix(
+            f"catch only {', '.join(narrowed)}",
             Applicability.UNSAFE,
             {handler: narrow_handler},
             add_imports=imports,
