@@ -93,7 +93,7 @@ class TrackedSocket:
         for use in self.uses:
             if use.kind == "store" and use.name.upper() == option:
                 return True
-            if use.kind == "call" and use.name in OPTION_METHODS:
+            if use.kind == "call" and use.name in OPTION_METHODS and _sets_something(use.node):  # type: ignore[arg-type]
                 name = option_name(use.node)  # type: ignore[arg-type]
                 if name is None or name == option:
                     return True
@@ -112,6 +112,11 @@ def option_name(call: ast.Call) -> Optional[str]:
         return None
     name = dotted_name(first)
     return name.rpartition(".")[2] if name else None
+
+
+def _sets_something(call: ast.Call) -> bool:
+    """An option call given an option and a value (``event.set()`` is not one)."""
+    return len(call.args) + len(call.keywords) >= 2 or any(isinstance(a, ast.Starred) for a in call.args) or any(k.arg is None for k in call.keywords)
 
 
 def tracked_sockets(index: ProjectIndex, module: ModuleInfo) -> List[TrackedSocket]:
@@ -352,6 +357,8 @@ class Termination:
     context: str
     line: int
     lingers: bool = False
+    #: The ``with`` statement, for ``with``.
+    block: Optional[ast.AST] = None
 
 
 def terminations(index: ProjectIndex, module: ModuleInfo) -> List[Termination]:
@@ -372,7 +379,7 @@ def _find_terminations(module: ModuleInfo) -> List[Termination]:
         elif isinstance(node, (ast.With, ast.AsyncWith)):
             for item in node.items:
                 if isinstance(item.optional_vars, ast.Name) and is_context_creation(module, item.context_expr):
-                    found.append(Termination("with", item, item.optional_vars.id, item.context_expr.lineno))
+                    found.append(Termination("with", item.context_expr, item.optional_vars.id, item.context_expr.lineno, block=node))
     return found
 
 
@@ -381,7 +388,7 @@ def context_sets_option(module: ModuleInfo, context: str, option: str, sockets: 
     does not track as a socket: that may be the context, under another name)."""
     holders = {s.holder for s in sockets}
     for node in module.nodes:
-        if isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute) and node.func.attr in OPTION_METHODS:
+        if isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute) and node.func.attr in OPTION_METHODS and _sets_something(node):
             target = dotted_name(node.func.value)
             if target in holders and target != context:
                 continue
@@ -411,15 +418,18 @@ def same_scope(tracked: TrackedSocket, line: int) -> bool:
     return function is tracked.function
 
 
-def enclosing(node: ast.AST, parents: Dict[ast.AST, ast.AST], kinds: Union[type, Tuple[type, ...]]) -> Optional[ast.AST]:
-    current = parents.get(node)
-    while current is not None:
-        if isinstance(current, kinds):
-            return current
-        current = parents.get(current)
-    return None
+def module_parents(index: ProjectIndex, module: ModuleInfo) -> Dict[ast.AST, ast.AST]:
+    """Child -> parent for the whole module (computed once per run)."""
+    return index.memo(("socket_uses.parents", str(module.path), id(module.tree)), lambda: _parents(module.tree))
 
 
-def scope_parents(tracked: TrackedSocket) -> Dict[ast.AST, ast.AST]:
-    root = tracked.function.node if tracked.function is not None else (tracked.cls.node if tracked.cls is not None else tracked.module.tree)
-    return _parents(root)
+def blocking_read(call: ast.Call) -> bool:
+    """A ``recv*`` call given no flags (or flags ``0``): it waits for a message."""
+    name = call.func.attr if isinstance(call.func, ast.Attribute) else ""
+    position = 2 if name == "recv_into" else 0
+    flags = next((k.value for k in call.keywords if k.arg == "flags"), None)
+    if flags is None and len(call.args) > position:
+        flags = call.args[position]
+    if any(isinstance(a, ast.Starred) for a in call.args) or any(k.arg is None for k in call.keywords):
+        return False
+    return flags is None or (isinstance(flags, ast.Constant) and flags.value == 0)
