@@ -44,7 +44,8 @@ __all__ = [
     "DEFAULT_REQUEST_RETRIES",
 ]
 
-#: How long `Requester.request` waits for each reply, and how often it sends again.
+#: How long `Requester.request` waits for each reply, and how often it sends again, when the
+#: `Requester` is not told (read when it is created: an application may change them).
 DEFAULT_REQUEST_TIMEOUT_MS = 2500
 DEFAULT_REQUEST_RETRIES = 2
 
@@ -271,11 +272,14 @@ class Requester:
         context: Optional[zmq.Context],
         endpoint: str,
         *,
-        timeout_ms: int = DEFAULT_REQUEST_TIMEOUT_MS,
-        retries: int = DEFAULT_REQUEST_RETRIES,
+        timeout_ms: Optional[int] = None,
+        retries: Optional[int] = None,
         serde: Any = None,
         linger_ms: int = 0,
     ) -> None:
+        # None: the module's defaults when the requester is made (an application may set them).
+        timeout_ms = DEFAULT_REQUEST_TIMEOUT_MS if timeout_ms is None else timeout_ms
+        retries = DEFAULT_REQUEST_RETRIES if retries is None else retries
         if timeout_ms < 0 or retries < 0:
             raise ValueError("timeout_ms and retries must be >= 0")
         self.context = context if context is not None else zmq.Context.instance()
