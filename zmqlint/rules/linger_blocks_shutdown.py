@@ -43,8 +43,9 @@ class LingerBlocksShutdown(Rule):
     while the peer is down). PUB sockets drop what no subscriber takes, ROUTER sockets what
     they cannot route, an `inproc://` peer shares the context (`term()` waits for it to close
     anyway, and its closing drops the queue), a socket whose last send was answered (a
-    blocking receive after it) has nothing queued, and a socket handed to code zmqlint cannot
-    see may get its linger there: none of these are reported.
+    blocking receive after it) has nothing queued, a peer bound in the same function (a test
+    or a benchmark holding both ends) takes what is sent, and a socket handed to code zmqlint
+    cannot see may get its linger there: none of these are reported.
 
     ## Why is this bad?
     `Context.term()` waits until every socket is closed and every message still queued is
@@ -155,6 +156,23 @@ class LingerBlocksShutdown(Rule):
                 push.connect("tcp://127.0.0.1:5558")
                 push.send(result)
                 push.close(linger=500)
+                ctx.term()
+            """
+        ),
+        Valid(
+            """
+            import zmq
+
+            def test_round_trip():
+                ctx = zmq.Context()
+                pull = ctx.socket(zmq.PULL)
+                port = pull.bind_to_random_port("tcp://127.0.0.1")
+                push = ctx.socket(zmq.PUSH)
+                push.connect(f"tcp://127.0.0.1:{port}")
+                push.send(b"job")
+                assert pull.recv() == b"job"
+                push.close()
+                pull.close()
                 ctx.term()
             """
         ),
@@ -300,6 +318,8 @@ class LingerBlocksShutdown(Rule):
                 continue
             if _answered_before(tracked, end) or _inproc_only(self.context.index, module, tracked):
                 continue
+            if _peer_bound_beside(tracked, sockets):
+                continue
             found.append(tracked)
         return found
 
@@ -312,6 +332,25 @@ def _answered_before(tracked: TrackedSocket, end: Termination) -> bool:
     sends = [c.lineno for c in tracked.calls(*SEND_METHODS) if c.lineno < end.line]
     reads = [c.lineno for c in tracked.calls(*RECV_METHODS) if c.lineno < end.line and blocking_read(c)]
     return bool(sends and reads) and max(reads) > max(sends)
+
+
+#: Socket types that take what a queueing socket sends.
+_RECEIVING = frozenset({"PULL", "ROUTER", "REP", "DEALER", "PAIR"})
+
+
+def _peer_bound_beside(tracked: TrackedSocket, sockets: List[TrackedSocket]) -> bool:
+    """A receiving socket is bound in the same function: both ends are this code's own, on
+    this host (a test or a benchmark), and the peer takes what is sent while it is there."""
+    if tracked.holder.startswith("self."):
+        return False
+    return any(
+        other is not tracked
+        and other.function is tracked.function
+        and not other.holder.startswith("self.")
+        and other.socket_type in _RECEIVING
+        and other.calls("bind", "bind_to_random_port")
+        for other in sockets
+    )
 
 
 def _inproc_only(index, module: ModuleInfo, tracked: TrackedSocket) -> bool:
