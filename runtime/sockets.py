@@ -14,12 +14,15 @@ instead of hanging on unsent messages.
     rep = pool.rep("tcp://127.0.0.1:5556", bind=True)
     pub = pool.pub("tcp://collector:5600", bind=False)
     pool.close_all()
+
+    requester = sockets.Requester(ctx, "tcp://127.0.0.1:5555", timeout_ms=1000, retries=2)
+    reply = requester.request(b"ping")         # or raises sockets.RequestTimeout
 """
 
 from __future__ import annotations
 
 import threading
-from typing import List, Optional
+from typing import Any, List, Optional, Sequence, Union
 
 import zmq
 
@@ -35,7 +38,16 @@ __all__ = [
     "publisher",
     "subscriber",
     "SocketPool",
+    "Requester",
+    "RequestTimeout",
+    "DEFAULT_REQUEST_TIMEOUT_MS",
+    "DEFAULT_REQUEST_RETRIES",
 ]
+
+#: How long `Requester.request` waits for each reply, and how often it sends again, when the
+#: `Requester` is not told (read when it is created: an application may change them).
+DEFAULT_REQUEST_TIMEOUT_MS = 2500
+DEFAULT_REQUEST_RETRIES = 2
 
 
 class AlreadyAttached(RuntimeError):
@@ -214,3 +226,125 @@ class SocketPool:
 
     def __exit__(self, *exc_info: object) -> None:
         self.close_all()
+
+
+# -- request / reply clients -----------------------------------------------------------------
+
+
+class RequestTimeout(TimeoutError):
+    """No reply came from ``endpoint`` within ``timeout_ms``, on any of ``attempts`` sends."""
+
+    def __init__(self, endpoint: str, attempts: int, timeout_ms: int) -> None:
+        super().__init__(
+            f"no reply from {endpoint} after {attempts} attempt(s) of {timeout_ms} ms each; "
+            "the server is down, overloaded or unreachable"
+        )
+        self.endpoint = endpoint
+        self.attempts = attempts
+        self.timeout_ms = timeout_ms
+
+
+Message = Union[bytes, bytearray, memoryview, zmq.Frame, Sequence[Any], Any]
+
+
+class Requester:
+    """A REQ client that never hangs: the zguide's *Lazy Pirate* pattern.
+
+    ``request(msg)`` sends ``msg`` and waits at most ``timeout_ms`` for the reply. When none
+    comes, the socket is closed (``LINGER`` 0: the unanswered request is dropped) and a new
+    one is connected, which also gets a REQ socket out of the state where it may only
+    receive, and the request is sent again, up to ``retries`` more times. Then
+    `RequestTimeout` is raised; the next ``request`` starts on a fresh socket.
+
+        requester = Requester(ctx, "tcp://127.0.0.1:5555", timeout_ms=1000, retries=2)
+        reply = requester.request(b"ping")              # bytes in, bytes out
+        frames = requester.request([b"job", b"42"])     # frames in, frames out
+        typed = Requester(ctx, endpoint, serde=serde)   # zmqlint_runtime.serde, or a Serde
+        result = typed.request({"op": "sum", "args": [1, 2]})
+
+    A request may reach the server more than once (a reply lost, or late, is a retry): give
+    it ``retries=0`` when the server must not run it twice. Like a socket, a `Requester` is
+    used from one thread at a time.
+    """
+
+    def __init__(
+        self,
+        context: Optional[zmq.Context],
+        endpoint: str,
+        *,
+        timeout_ms: Optional[int] = None,
+        retries: Optional[int] = None,
+        serde: Any = None,
+        linger_ms: int = 0,
+    ) -> None:
+        # None: the module's defaults when the requester is made (an application may set them).
+        timeout_ms = DEFAULT_REQUEST_TIMEOUT_MS if timeout_ms is None else timeout_ms
+        retries = DEFAULT_REQUEST_RETRIES if retries is None else retries
+        if timeout_ms < 0 or retries < 0:
+            raise ValueError("timeout_ms and retries must be >= 0")
+        self.context = context if context is not None else zmq.Context.instance()
+        self.endpoint = endpoint
+        self.timeout_ms = timeout_ms
+        self.retries = retries
+        self.serde = serde
+        self.linger_ms = linger_ms
+        self._socket: Optional[zmq.Socket] = None
+
+    @property
+    def socket(self) -> zmq.Socket:
+        """The REQ socket of the current attempt (a new one after every timeout)."""
+        if self._socket is None or self._socket.closed:
+            self._socket = _attached_socket(zmq.REQ, self.endpoint, False, self.context, self.linger_ms, None, None)
+        return self._socket
+
+    def request(self, msg: Message, timeout_ms: Optional[int] = None, retries: Optional[int] = None) -> Any:
+        """Send ``msg`` and return the reply: bytes for a single frame, a list of frames for a
+        list or tuple of frames, the decoded object with ``serde``. Raises `RequestTimeout`
+        when no reply comes after ``retries`` more attempts of ``timeout_ms`` each."""
+        timeout = self.timeout_ms if timeout_ms is None else timeout_ms
+        attempts = 1 + (self.retries if retries is None else retries)
+        frames, single = self._frames(msg)
+        for _ in range(attempts):
+            socket = self.socket
+            try:
+                socket.send_multipart(frames)
+                if socket.poll(timeout, zmq.POLLIN):
+                    return self._reply(socket.recv_multipart(), single)
+            except BaseException:
+                self._drop()  # interrupted between send and reply: the socket may only receive
+                raise
+            self._drop()
+        raise RequestTimeout(self.endpoint, attempts, timeout)
+
+    def _frames(self, msg: Message):
+        if self.serde is not None:
+            return [self.serde.dumps(msg)], True
+        if isinstance(msg, (bytes, bytearray, memoryview, zmq.Frame)):
+            return [msg], True
+        if isinstance(msg, (list, tuple)):
+            return list(msg), False
+        raise TypeError(f"a request is bytes or a list of frames (or pass serde=), not {type(msg).__name__}")
+
+    def _reply(self, frames: List[bytes], single: bool) -> Any:
+        if self.serde is not None:
+            if len(frames) != 1:
+                raise ValueError(f"expected one serde frame in the reply, got {len(frames)}")
+            return self.serde.loads(frames[0])
+        return frames[0] if single and len(frames) == 1 else frames
+
+    def _drop(self) -> None:
+        if self._socket is not None and not self._socket.closed:
+            self._socket.close(linger=0)
+        self._socket = None
+
+    def close(self, linger: Optional[int] = None) -> None:
+        """Close the socket (with ``linger`` ms, else the requester's ``linger_ms``)."""
+        if self._socket is not None and not self._socket.closed:
+            self._socket.close(linger=self.linger_ms if linger is None else linger)
+        self._socket = None
+
+    def __enter__(self) -> "Requester":
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.close()
