@@ -1,15 +1,16 @@
 """ZMQ105: where a subclass binds a port its base class's ``__init__`` already binds, the
-subclass calling that ``__init__`` (`base_port_clashes`, each a `PortClash`), from where each
-method binds and on what endpoint (`bind_sites`, followed through helpers, endpoints with their
-locals and the caller's arguments substituted) and the port an endpoint names (`port_key`).
+subclass calling that ``__init__`` (`base_port_clashes`, each a `PortClash`). Worked out from
+where each function binds and on which endpoint (`bind_sites`: followed through the helpers it
+calls, endpoints with their locals and the caller's arguments substituted) and the port an
+endpoint names (`port_key`).
 
 Inputs from the index: the module's classes, `mro`, each base's ``__init__``, the function's own
 nodes, `local_value` for locals in endpoints and `resolve_callable` (through `resolve_call`)
 for helpers that bind.
 
-Cost: only classes with a base and a ``super().__init__`` call are looked at; each base
-``__init__`` and each method of the subclass has its bind sites worked out once, helpers
-followed four calls deep, memoised per function (``sockets.bind_sites``); the clashes are
+Cost: only classes with a base are looked at, and of those only the ones without an
+``__init__`` or whose ``__init__`` calls a base's; each base ``__init__`` and each method of the
+subclass has its bind sites worked out once, helpers followed four calls deep, memoised per function (``sockets.bind_sites``); the clashes are
 memoised per module (``sockets.port_clashes``).
 """
 

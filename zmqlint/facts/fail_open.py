@@ -494,7 +494,7 @@ def _installs_guard(statements: Sequence[cst.CSTNode]) -> bool:
 class _Gate:
     """`FailOpenFacts.fails_open_at` on the stdlib ast, for one file: an ``if`` that tests a credential for being
     missing (or present), whose branch for the missing key raises nothing and fails open
-    (`_gate_fails_open`).
+    (`fails_open`).
 
     Wider than the rule where it needs LibCST metadata: a name that is no credential by itself
     counts as one when the file assigns it anywhere what may be an environment lookup of a

@@ -10,8 +10,9 @@ and `find_method`.
 
 Cost: each helper looks at the node or function it is given (`parent_map` and `statement_walk`
 walk the tree they are handed; `LazyParents` builds its map on the first question only) and
-memoises nothing; `IN_PROGRESS` is the mark the memoised facts above leave in ``index._memo``
-while they are computed, so a fact that reaches itself again gets an empty answer.
+memoises nothing; `IN_PROGRESS` is the mark the memoised facts of the modules above leave in
+``index._memo`` while they are computed, so a fact that reaches itself again gets an empty
+answer.
 """
 
 from __future__ import annotations
