@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from zmqlint.engine import FixMode, compiles
-from zmqlint.rules.fail_open_auth import credential_name
+from zmqlint.facts.fail_open import credential_name
 
 from conftest import REPO, findings_of, lint_tree, write_tree
 

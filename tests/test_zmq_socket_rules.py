@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 import zmq
 
-from zmqlint.facts.sockets import factory_of_function
+from zmqlint.facts.binding_factories import factory_of_function
 from zmqlint.index import ProjectIndex
 
 from conftest import REPO, findings_of, lint_tree, write_tree

@@ -285,7 +285,7 @@ def _class_attributes(cls: ClassInfo) -> Tuple[Dict[str, List[ast.expr]], bool]:
             if isinstance(sub, (ast.Assign, ast.AnnAssign, ast.AugAssign)):
                 targets = sub.targets if isinstance(sub, ast.Assign) else [sub.target]
                 for target in targets:
-                    for attr_target in _flatten(target):
+                    for attr_target in flatten_targets(target):
                         if (
                             isinstance(attr_target, ast.Attribute)
                             and isinstance(attr_target.value, ast.Name)
@@ -302,7 +302,7 @@ def _class_attributes(cls: ClassInfo) -> Tuple[Dict[str, List[ast.expr]], bool]:
                     else [i.optional_vars for i in sub.items if i.optional_vars is not None]
                 )
                 for target in targets:
-                    for attr_target in _flatten(target):
+                    for attr_target in flatten_targets(target):
                         if (
                             isinstance(attr_target, ast.Attribute)
                             and isinstance(attr_target.value, ast.Name)
@@ -318,18 +318,18 @@ def _class_attributes(cls: ClassInfo) -> Tuple[Dict[str, List[ast.expr]], bool]:
     return attributes, dynamic
 
 
-def _flatten(target: ast.expr) -> Iterator[ast.expr]:
+def flatten_targets(target: ast.expr) -> Iterator[ast.expr]:
     if isinstance(target, (ast.Tuple, ast.List)):
         for elt in target.elts:
-            yield from _flatten(elt)
+            yield from flatten_targets(elt)
     elif isinstance(target, ast.Starred):
-        yield from _flatten(target.value)
+        yield from flatten_targets(target.value)
     else:
         yield target
 
 
 def _target_names(target: ast.expr) -> List[str]:
-    return [t.id for t in _flatten(target) if isinstance(t, ast.Name)]
+    return [t.id for t in flatten_targets(target) if isinstance(t, ast.Name)]
 
 
 class ProjectIndex:

@@ -1,7 +1,8 @@
 """Rewrites of socket lifecycle mistakes (ZMQ101, ZMQ102, ZMQ103, ZMQ105).
 
-The socket facts (`zmqlint.facts.sockets`) are computed on the stdlib ``ast`` of a module;
-`NodeMap` finds the LibCST nodes at the same places so the rules can report and rewrite them.
+The socket facts (`zmqlint.facts.socket_misuses`, `cleared_attributes`, `base_ports`) are
+computed on the stdlib ``ast`` of a module; `NodeMap` finds the LibCST nodes at the same places
+so the rules can report and rewrite them.
 
 - ZMQ101 / ZMQ102: the binding factory call becomes ``<context>.socket(zmq.<TYPE>)``; the
   caller's own ``bind`` (ZMQ101) or ``connect`` (ZMQ102) then is the only one.
@@ -20,15 +21,15 @@ import libcst as cst
 from libcst.metadata import PositionProvider
 
 from zmqlint.codemods.threads import ThreadLifecycleTransformer
-from zmqlint.facts.sockets import (
-    Factory,
+from zmqlint.facts.binding_factories import Factory
+from zmqlint.facts.socket_basics import zmq_alias
+from zmqlint.facts.socket_misuses import (
     Misuse,
     caller_options,
     context_expression,
     note_assignments,
     socket_misuses,
     wrapper_socket_uses,
-    zmq_alias,
 )
 from zmqlint.index import FunctionInfo, ModuleInfo, ProjectIndex, dotted_name, walk
 from zmqlint.model import Applicability, Fix, ImportSpec

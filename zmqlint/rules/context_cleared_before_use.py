@@ -5,7 +5,8 @@ import ast
 import libcst as cst
 
 from zmqlint.codemods.sockets import NodeMap, gate_module, shared_context
-from zmqlint.facts.sockets import cleared_attributes, zmq_alias
+from zmqlint.facts.cleared_attributes import cleared_attributes
+from zmqlint.facts.socket_basics import zmq_alias
 from zmqlint.model import Applicability, Fix, ImportSpec, Severity
 from zmqlint.rule import Invalid, Rule, Valid
 

@@ -5,7 +5,7 @@ from typing import Optional
 import libcst as cst
 
 from zmqlint.codemods.sockets import NodeMap, gate_module
-from zmqlint.facts.sockets import PortClash, base_port_clashes
+from zmqlint.facts.base_ports import PortClash, base_port_clashes
 from zmqlint.model import Applicability, Fix, Severity
 from zmqlint.rule import Invalid, Rule, Valid
 

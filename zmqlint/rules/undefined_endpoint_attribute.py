@@ -5,7 +5,7 @@ import ast
 import libcst as cst
 
 from zmqlint.codemods.sockets import NodeMap, gate_module
-from zmqlint.facts.sockets import undefined_attribute_reads, undefined_read_hint
+from zmqlint.facts.undefined_attributes import undefined_attribute_reads, undefined_read_hint
 from zmqlint.model import Severity
 from zmqlint.rule import Invalid, Rule, Valid
 
