@@ -16,7 +16,7 @@ import libcst as cst
 from libcst.metadata import PositionProvider
 
 from zmqlint.facts.socket_uses import TrackedSocket
-from zmqlint.facts.sockets import zmq_alias
+from zmqlint.facts.socket_basics import zmq_alias
 from zmqlint.model import Applicability, Fix, ImportSpec
 
 

@@ -24,7 +24,7 @@ import ast
 from dataclasses import dataclass, field
 from typing import Dict, Iterable, Iterator, List, Optional, Sequence, Set, Tuple
 
-from zmqlint.facts.sockets import _is_socket_creation, is_context_creation
+from zmqlint.facts.socket_basics import created_socket_type, is_context_creation
 from zmqlint.index import ClassInfo, FunctionInfo, ModuleInfo, ProjectIndex, dotted_name, walk
 
 #: Methods that read a message (a blocking read unless given NOBLOCK / DONTWAIT).
@@ -128,12 +128,12 @@ def _creations(module: ModuleInfo) -> Iterator[Tuple[ast.stmt, ast.expr, ast.Cal
     for node in module.nodes:
         if isinstance(node, (ast.Assign, ast.AnnAssign)) and node.value is not None:
             targets = node.targets if isinstance(node, ast.Assign) else [node.target]
-            kind = _is_socket_creation(node.value)
+            kind = created_socket_type(node.value)
             if kind and len(targets) == 1:
                 yield node, targets[0], node.value, kind  # type: ignore[misc]
         elif isinstance(node, (ast.With, ast.AsyncWith)):
             for item in node.items:
-                kind = _is_socket_creation(item.context_expr)
+                kind = created_socket_type(item.context_expr)
                 if kind and item.optional_vars is not None:
                     yield node, item.optional_vars, item.context_expr, kind  # type: ignore[misc]
 

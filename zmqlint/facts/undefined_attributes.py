@@ -229,10 +229,10 @@ def _find_undefined(index: ProjectIndex, module: ModuleInfo, hint: Optional[Read
         if not reads or _abstract_looking(index, cls):
             continue
         walks = [_class_walk(index, klass) for klass in mro]
-        if any(walk.dynamic for walk in walks):
+        if any(class_walk.dynamic for class_walk in walks):
             continue
-        for walk in walks:
-            known |= walk.mentions
+        for class_walk in walks:
+            known |= class_walk.mentions
         if stored_here is None:
             # Attributes set from outside the class (``handler.server = self``,
             # ``Cls.utc = ...``, ``obj = cls.__new__(cls); obj._impl = ...``) in this module.

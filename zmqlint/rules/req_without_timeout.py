@@ -17,7 +17,7 @@ from zmqlint.facts.socket_uses import (
     module_parents,
     tracked_sockets,
 )
-from zmqlint.facts.sockets import _is_socket_creation
+from zmqlint.facts.socket_basics import created_socket_type
 from zmqlint.index import FunctionInfo, ModuleInfo, dotted_name, walk
 from zmqlint.model import Applicability, Fix, ImportSpec, Severity
 from zmqlint.rule import Invalid, Rule, Valid
@@ -449,7 +449,7 @@ def _peer_in_same_function(module: ModuleInfo, read: ast.Call, tracked: TrackedS
         roots.append(tracked.function.node)
     for root in roots:
         for node in walk(root):
-            if isinstance(node, ast.Call) and _is_socket_creation(node) in _ANSWERING:
+            if isinstance(node, ast.Call) and created_socket_type(node) in _ANSWERING:
                 return True
     return False
 
