@@ -6,7 +6,7 @@ from typing import List, Optional
 import libcst as cst
 
 from zmqlint.codemods.options import StatementMap, option_fix
-from zmqlint.codemods.sockets import NodeMap
+from zmqlint.codemods.sockets import NodeMap, gate_module
 from zmqlint.facts.socket_uses import (
     RECV_METHODS,
     SEND_METHODS,
@@ -269,21 +269,20 @@ class LingerBlocksShutdown(Rule):
         ),
     ]
 
+    @classmethod
+    def gate(cls, facts) -> bool:
+        # The rule's own question, asked on the index's `ast` (the same memoised facts): only
+        # a file with a culprit goes on to LibCST, where the finding and its fix are built.
+        module = gate_module(facts)
+        return module is not None and any(_ends_and_culprits(facts.index, module))
+
     def visit_Module(self, node: cst.Module) -> None:
         module = self.context.module_info
         if module is None:
             return
-        index = self.context.index
-        ends = [t for t in terminations(index, module) if not t.lingers]
-        if not ends:
-            return
-        sockets = tracked_sockets(index, module)
         calls: Optional[NodeMap] = None
         statements: Optional[StatementMap] = None
-        for end in ends:
-            culprits = self._culprits(module, end, sockets)
-            if not culprits:
-                continue
+        for end, culprits in _ends_and_culprits(self.context.index, module):
             calls = calls or NodeMap(self.context.source, self.context.wrapper, (cst.Call,))
             target = calls.find(end.node, cst.Call)
             if target is None:
@@ -300,28 +299,40 @@ class LingerBlocksShutdown(Rule):
             )
             self.report(target, message, fix=fix)
 
-    def _culprits(self, module: ModuleInfo, end: Termination, sockets: List[TrackedSocket]) -> List[TrackedSocket]:
-        context = _normalised(module, end.context, end.line)
-        if context_sets_option(module, end.context, "LINGER", sockets) or context_sets_option(module, end.context, "BLOCKY", sockets):
-            return []
-        found = []
-        for tracked in sockets:
-            if tracked.context is None or tracked.escapes or tracked.socket_type not in _QUEUEING:
-                continue
-            if _normalised(module, tracked.context, tracked.line) != context or not same_scope(tracked, end.line):
-                continue
-            if end.block is not None and not any(c is tracked.creations[0] for c in walk(end.block)):
-                continue
-            if not tracked.calls("connect") or not tracked.calls(*SEND_METHODS):
-                continue
-            if tracked.sets_option("LINGER") or any(c.args or c.keywords for c in tracked.calls("close")):
-                continue
-            if _answered_before(tracked, end) or _inproc_only(self.context.index, module, tracked):
-                continue
-            if _peer_bound_beside(tracked, sockets):
-                continue
-            found.append(tracked)
-        return found
+def _ends_and_culprits(index, module: ModuleInfo):
+    """(termination, the sockets that keep it waiting) for every such end of ``module``."""
+    ends = [t for t in terminations(index, module) if not t.lingers]
+    if not ends:
+        return
+    sockets = tracked_sockets(index, module)
+    for end in ends:
+        culprits = _culprits(index, module, end, sockets)
+        if culprits:
+            yield end, culprits
+
+
+def _culprits(index, module: ModuleInfo, end: Termination, sockets: List[TrackedSocket]) -> List[TrackedSocket]:
+    context = _normalised(module, end.context, end.line)
+    if context_sets_option(module, end.context, "LINGER", sockets) or context_sets_option(module, end.context, "BLOCKY", sockets):
+        return []
+    found = []
+    for tracked in sockets:
+        if tracked.context is None or tracked.escapes or tracked.socket_type not in _QUEUEING:
+            continue
+        if _normalised(module, tracked.context, tracked.line) != context or not same_scope(tracked, end.line):
+            continue
+        if end.block is not None and not any(c is tracked.creations[0] for c in walk(end.block)):
+            continue
+        if not tracked.calls("connect") or not tracked.calls(*SEND_METHODS):
+            continue
+        if tracked.sets_option("LINGER") or any(c.args or c.keywords for c in tracked.calls("close")):
+            continue
+        if _answered_before(tracked, end) or _inproc_only(index, module, tracked):
+            continue
+        if _peer_bound_beside(tracked, sockets):
+            continue
+        found.append(tracked)
+    return found
 
 
 def _answered_before(tracked: TrackedSocket, end: Termination) -> bool:

@@ -6,7 +6,7 @@ from typing import Dict, List, Optional, Tuple
 import libcst as cst
 
 from zmqlint.codemods.options import StatementMap
-from zmqlint.codemods.sockets import NodeMap
+from zmqlint.codemods.sockets import NodeMap, gate_module
 from zmqlint.facts.socket_uses import (
     ATTACH_METHODS,
     RECV_METHODS,
@@ -250,11 +250,18 @@ class ReqWithoutTimeout(Rule):
         ),
     ]
 
-    def visit_Module(self, node: cst.Module) -> None:
-        module = self.context.module_info
+    @classmethod
+    def gate(cls, facts) -> bool:
+        # The rule's own detection, run on the index's `ast` (the facts are memoised, so the
+        # visit asks them again for free): only a file with a finding goes on to LibCST.
+        module = gate_module(facts)
         if module is None:
-            return
-        index = self.context.index
+            return False
+        detector = cls.__new__(cls)  # the detection reads no LibCST context, only these two
+        return any(detector._detect(facts.index, module))
+
+    def _detect(self, index, module: ModuleInfo):
+        """(socket, call, message, fixable) of every finding in ``module``, on its `ast`."""
         candidates = [
             t
             for t in tracked_sockets(index, module)
@@ -265,15 +272,22 @@ class ReqWithoutTimeout(Rule):
         parents = module_parents(index, module)
         self._sockets = tracked_sockets(index, module)
         self._own = set(map(id, module.nodes))
-        calls: Optional[NodeMap] = None
         for tracked in candidates:
             for call, message, fix_it in self._findings(module, tracked, parents):
-                calls = calls or NodeMap(self.context.source, self.context.wrapper, (cst.Call,))
-                target = calls.find(call, cst.Call)
-                if target is None:
-                    continue
-                fix = self._requester_fix(module, tracked, parents, calls) if fix_it else None
-                self.report(target, message, fix=fix)
+                yield tracked, parents, call, message, fix_it
+
+    def visit_Module(self, node: cst.Module) -> None:
+        module = self.context.module_info
+        if module is None:
+            return
+        calls: Optional[NodeMap] = None
+        for tracked, parents, call, message, fix_it in self._detect(self.context.index, module):
+            calls = calls or NodeMap(self.context.source, self.context.wrapper, (cst.Call,))
+            target = calls.find(call, cst.Call)
+            if target is None:
+                continue
+            fix = self._requester_fix(module, tracked, parents, calls) if fix_it else None
+            self.report(target, message, fix=fix)
 
     # -- detection -------------------------------------------------------------------------
 

@@ -3,7 +3,7 @@ from __future__ import annotations
 import libcst as cst
 
 from zmqlint.codemods.options import StatementMap, option_fix
-from zmqlint.codemods.sockets import NodeMap
+from zmqlint.codemods.sockets import NodeMap, gate_module
 from zmqlint.facts.socket_uses import ATTACH_METHODS, RECV_METHODS, tracked_sockets
 from zmqlint.model import Applicability, Severity
 from zmqlint.rule import Invalid, Rule, Valid
@@ -189,20 +189,18 @@ class SubWithoutSubscribe(Rule):
         ),
     ]
 
+    @classmethod
+    def gate(cls, facts) -> bool:
+        # The rule's own question, asked on the index's `ast` (the same memoised facts): only
+        # a file with a culprit goes on to LibCST, where the finding and its fix are built.
+        module = gate_module(facts)
+        return module is not None and bool(_culprits(facts.index, module))
+
     def visit_Module(self, node: cst.Module) -> None:
         module = self.context.module_info
         if module is None:
             return
-        culprits = [
-            tracked
-            for tracked in tracked_sockets(self.context.index, module)
-            if tracked.socket_type == "SUB"
-            and not tracked.escapes
-            and tracked.calls(*ATTACH_METHODS)
-            and tracked.calls(*RECV_METHODS)
-            and not tracked.calls("subscribe")
-            and not tracked.sets_option("SUBSCRIBE")
-        ]
+        culprits = _culprits(self.context.index, module)
         if not culprits:
             return
         calls = NodeMap(self.context.source, self.context.wrapper, (cst.Call,))
@@ -220,3 +218,17 @@ class SubWithoutSubscribe(Rule):
                 Applicability.UNSAFE,
             )
             self.report(creation, self.MESSAGE.format(holder=tracked.written), fix=fix)
+
+
+def _culprits(index, module) -> list:
+    """The module's SUB sockets attached and read from with no subscription on their path."""
+    return [
+        tracked
+        for tracked in tracked_sockets(index, module)
+        if tracked.socket_type == "SUB"
+        and not tracked.escapes
+        and tracked.calls(*ATTACH_METHODS)
+        and tracked.calls(*RECV_METHODS)
+        and not tracked.calls("subscribe")
+        and not tracked.sets_option("SUBSCRIBE")
+    ]
