@@ -1,7 +1,7 @@
 from __future__ import annotations
 
 import ast
-from typing import Dict, List, Optional, Tuple
+from typing import Dict, List, Optional, Set, Tuple
 
 import libcst as cst
 
@@ -257,23 +257,24 @@ class ReqWithoutTimeout(Rule):
         module = gate_module(facts)
         if module is None:
             return False
-        detector = cls.__new__(cls)  # the detection reads no LibCST context, only these two
-        return any(detector._detect(facts.index, module))
+        return any(cls._detect(facts.index, module))
 
-    def _detect(self, index, module: ModuleInfo):
-        """(socket, call, message, fixable) of every finding in ``module``, on its `ast`."""
+    @classmethod
+    def _detect(cls, index, module: ModuleInfo):
+        """(socket, parent links, call, message, fixable) of every finding in ``module``, read
+        from its `ast` alone (the gate and the visit both ask)."""
+        sockets = tracked_sockets(index, module)
         candidates = [
             t
-            for t in tracked_sockets(index, module)
+            for t in sockets
             if t.socket_type in ("REQ", "DEALER") and not t.escapes and not t.registered and t.calls(*ATTACH_METHODS)
         ]
         if not candidates:
             return
         parents = module_parents(index, module)
-        self._sockets = tracked_sockets(index, module)
-        self._own = set(map(id, module.nodes))
+        own = set(map(id, module.nodes))
         for tracked in candidates:
-            for call, message, fix_it in self._findings(module, tracked, parents):
+            for call, message, fix_it in cls._findings(module, tracked, parents, sockets, own):
                 yield tracked, parents, call, message, fix_it
 
     def visit_Module(self, node: cst.Module) -> None:
@@ -291,37 +292,28 @@ class ReqWithoutTimeout(Rule):
 
     # -- detection -------------------------------------------------------------------------
 
-    def _findings(self, module: ModuleInfo, tracked: TrackedSocket, parents) -> List[Tuple[ast.Call, str, bool]]:
-        reads = [c for c in tracked.calls(*RECV_METHODS) if id(c) in self._own]
+    @classmethod
+    def _findings(
+        cls, module: ModuleInfo, tracked: TrackedSocket, parents, sockets: List[TrackedSocket], own: Set[int]
+    ) -> List[Tuple[ast.Call, str, bool]]:
+        reads = [c for c in tracked.calls(*RECV_METHODS) if id(c) in own]
         if not reads:
             return []
         found: List[Tuple[ast.Call, str, bool]] = []
-        reused = self._reused_after_timeout(tracked, reads, parents) if tracked.socket_type == "REQ" else None
+        reused = cls._reused_after_timeout(tracked, reads, parents) if tracked.socket_type == "REQ" else None
         if reused is not None:
-            found.append((reused, self.REUSED.format(holder=tracked.written, method=reused.func.attr), False))
-        if self._bounded(module, tracked):
+            found.append((reused, cls.REUSED.format(holder=tracked.written, method=reused.func.attr), False))
+        if _bounded(module, tracked, sockets):
             return found
         for read in reads:
             if not blocking_read(read) or _guarded(read, parents) or _peer_in_same_function(module, read, tracked):
                 continue
             if tracked.socket_type == "DEALER" and not _right_after_send(tracked, read, parents):
                 continue
-            message = self.MESSAGE.format(type=tracked.socket_type, holder=tracked.written, method=read.func.attr)
+            message = cls.MESSAGE.format(type=tracked.socket_type, holder=tracked.written, method=read.func.attr)
             found.append((read, message, True))
             break  # one finding per socket: the first wait
         return found
-
-    def _bounded(self, module: ModuleInfo, tracked: TrackedSocket) -> bool:
-        """A timeout is set on the socket or its context, or the socket is polled with one."""
-        if tracked.sets_option("RCVTIMEO"):
-            return True
-        if tracked.context is not None and context_sets_option(module, tracked.context, "RCVTIMEO", self._sockets):
-            return True
-        for poll in tracked.calls("poll"):
-            timeout = poll.args[0] if poll.args else next((k.value for k in poll.keywords if k.arg == "timeout"), None)
-            if timeout is not None and not (isinstance(timeout, ast.Constant) and timeout.value is None):
-                return True
-        return False
 
     @staticmethod
     def _reused_after_timeout(tracked: TrackedSocket, reads: List[ast.Call], parents) -> Optional[ast.Call]:
@@ -381,6 +373,19 @@ class ReqWithoutTimeout(Rule):
             replacements=replacements,  # type: ignore[arg-type]
             add_imports=[ImportSpec("zmqlint_runtime.sockets", "Requester")],
         )
+
+
+def _bounded(module: ModuleInfo, tracked: TrackedSocket, sockets: List[TrackedSocket]) -> bool:
+    """A timeout is set on the socket or its context, or the socket is polled with one."""
+    if tracked.sets_option("RCVTIMEO"):
+        return True
+    if tracked.context is not None and context_sets_option(module, tracked.context, "RCVTIMEO", sockets):
+        return True
+    for poll in tracked.calls("poll"):
+        timeout = poll.args[0] if poll.args else next((k.value for k in poll.keywords if k.arg == "timeout"), None)
+        if timeout is not None and not (isinstance(timeout, ast.Constant) and timeout.value is None):
+            return True
+    return False
 
 
 def _enclosing(node: ast.AST, parents, kinds) -> Optional[ast.AST]:

@@ -1,10 +1,12 @@
 from __future__ import annotations
 
+from typing import List
+
 import libcst as cst
 
 from zmqlint.codemods.options import StatementMap, option_fix
 from zmqlint.codemods.sockets import NodeMap, gate_module
-from zmqlint.facts.socket_uses import ATTACH_METHODS, RECV_METHODS, tracked_sockets
+from zmqlint.facts.socket_uses import ATTACH_METHODS, RECV_METHODS, TrackedSocket, tracked_sockets
 from zmqlint.model import Applicability, Severity
 from zmqlint.rule import Invalid, Rule, Valid
 
@@ -220,7 +222,7 @@ class SubWithoutSubscribe(Rule):
             self.report(creation, self.MESSAGE.format(holder=tracked.written), fix=fix)
 
 
-def _culprits(index, module) -> list:
+def _culprits(index, module) -> List[TrackedSocket]:
     """The module's SUB sockets attached and read from with no subscription on their path."""
     return [
         tracked
