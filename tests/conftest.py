@@ -2,11 +2,9 @@
 
 from __future__ import annotations
 
-import os
 import socket
-import sys
 from pathlib import Path
-from typing import Dict, Iterable, List, Mapping, Optional
+from typing import Iterable, List, Mapping, Optional
 
 import pytest
 

@@ -725,3 +725,123 @@ def test_ser201_an_actor_wrapper_over_an_inproc_pipe_is_in_process(tmp_path):
 def test_ser201_an_actor_wrapper_whose_pipe_may_fall_back_to_tcp_is_reported(tmp_path):
     files = dict(ACTOR_FILES, **{"helpers.py": ACTOR_FILES["helpers.py"].replace("{retry}", "tcp://127.0.0.1:5555")})
     assert _found(tmp_path, files, "SER201") == [("SER201", 11)]
+
+
+# The other end of the actor's pipe: the handler the actor builds with it (pyre's PyreNode,
+# handed to ZActor, which calls it with `*(ctx, shim_pipe) + args` in its thread).
+NODE_FILES = {
+    "helpers.py": ACTOR_FILES["helpers.py"],
+    "actor.py": '''
+        import threading
+
+        from helpers import create_pipe
+
+
+        class Actor:
+            def __init__(self, ctx, handler, *args):
+                self.ctx = ctx
+                self.pipe, self.shim_pipe = create_pipe(ctx)
+                self.shim_handler = handler
+                self.shim_args = (self.ctx, self.shim_pipe) + args
+                self.thread = threading.Thread(target=self.run)
+                self.thread.start()
+
+            def run(self):
+                self.shim_handler(*self.shim_args)
+                self.shim_pipe.close()
+    ''',
+    "node.py": '''
+        import zmq
+
+
+        class Node:
+            def __init__(self, ctx, pipe, outbox):
+                self._ctx = ctx
+                self._pipe = pipe
+                self.peers = {}
+
+            def handle_api(self):
+                command = self._pipe.recv_multipart()
+                if command[0] == b"PEERS":
+                    self._pipe.send_pyobj(list(self.peers))
+    ''',
+    "app.py": '''
+        import zmq
+
+        from actor import Actor
+        from node import Node
+
+
+        class App:
+            def __init__(self, outbox):
+                self.actor = Actor(zmq.Context.instance(), Node, outbox)
+    {extra}''',
+}
+
+
+def _node_files(retry="inproc://actor", extra=""):
+    files = dict(NODE_FILES)
+    files["helpers.py"] = files["helpers.py"].replace("{retry}", retry)
+    files["app.py"] = files["app.py"].replace("{extra}", extra)
+    return files
+
+
+def test_ser202_the_handler_an_actor_builds_with_its_inproc_pipe_is_in_process(tmp_path):
+    assert _found(tmp_path, _node_files(), "SER202", path="node.py") == []
+
+
+def test_ser202_the_handler_of_an_actor_whose_pipe_may_fall_back_to_tcp_is_reported(tmp_path):
+    assert _found(tmp_path, _node_files(retry="tcp://127.0.0.1:5555"), "SER202", path="node.py") == [("SER202", 13)]
+
+
+def test_ser202_a_handler_also_built_with_a_network_socket_is_reported(tmp_path):
+    extra = '''
+            def remote(self, ctx):
+                sock = ctx.socket(zmq.PAIR)
+                sock.connect("tcp://broker.example.com:5555")
+                return Node(ctx, sock, None)
+    '''
+    assert _found(tmp_path, _node_files(extra=extra), "SER202", path="node.py") == [("SER202", 13)]
+
+
+def test_ser202_a_handler_that_escapes_where_zmqlint_cannot_follow_is_reported(tmp_path):
+    extra = '''
+    HANDLERS = {"node": Node}
+    '''
+    assert _found(tmp_path, _node_files(extra=extra), "SER202", path="node.py") == [("SER202", 13)]
+
+
+WORKER_FILES = {
+    "worker.py": '''
+        import threading
+
+        import zmq
+
+
+        def worker(ctx, pipe):
+            while True:
+                task = pipe.recv_pyobj()
+                if task is None:
+                    break
+
+
+        def start(ctx):
+            front = ctx.socket(zmq.PAIR)
+            front.bind("inproc://tasks")
+            back = ctx.socket(zmq.PAIR)
+            back.connect({endpoint})
+            thread = threading.Thread(target=worker, args=(ctx, back), daemon=True)
+            thread.start()
+            return front, thread
+    ''',
+}
+
+
+def test_ser201_a_thread_target_handed_an_inproc_pipe_is_in_process(tmp_path):
+    files = {"worker.py": WORKER_FILES["worker.py"].replace("{endpoint}", '"inproc://tasks"')}
+    assert _found(tmp_path, files, "SER201", path="worker.py") == []
+
+
+def test_ser201_a_thread_target_handed_a_tcp_socket_is_reported(tmp_path):
+    files = {"worker.py": WORKER_FILES["worker.py"].replace("{endpoint}", '"tcp://10.0.0.5:5555"')}
+    assert _found(tmp_path, files, "SER201", path="worker.py") == [("SER201", 8)]

@@ -310,7 +310,10 @@ def in_process_only(index: ProjectIndex, module: Optional[ModuleInfo], line: int
     "inproc://loopback", ...)``); a ``self.x`` holding an object of a project class whose
     ``method`` (``recv_pyobj``, ...) hands over to one of its own sockets (an actor wrapper
     around a pipe); a ``self.x`` unpacked from a project function that returns sockets it
-    attached itself (``self.pipe, self.peer = make_pipe(ctx)``). Anything zmqlint cannot follow,
+    attached itself (``self.pipe, self.peer = make_pipe(ctx)``); a socket parameter (or
+    ``self.x = parameter``), at every place its package calls the function or builds the
+    class, directly, as a thread's target, or handed to an actor that calls it with its pipe
+    (`_argument_in_process`). Anything zmqlint cannot follow,
     and a socket with no attachment found, is not in process only."""
     if module is None or not socket:
         return False
@@ -345,6 +348,8 @@ def _in_process(index, module, function, cls, socket, method, depth) -> bool:
         return False
     attachments = _attachments(function.node, socket)
     if not attachments:
+        if socket in function.parameters and socket != (function.parameters[0] if function.owner is not None else None):
+            return _argument_in_process(index, function, socket, depth + 1)
         return False
     return all(_inproc_endpoint(index, cls, function, expr, depth, module) for _, expr in attachments)
 
@@ -416,8 +421,13 @@ def _attribute_in_process(index: ProjectIndex, cls: ClassInfo, attr: str, method
     assignments = list(_attribute_assignments(index, cls, attr))
     if not assignments:
         return False
-    for owner, value, position in assignments:
+    for owner, method_info, value, position in assignments:
         if isinstance(value, ast.Constant) and value.value is None:
+            continue
+        if isinstance(value, ast.Name) and position is None and value.id in method_info.parameters[1:]:
+            # `self._pipe = pipe`: what every constructor of the class is handed.
+            if not _argument_in_process(index, method_info, value.id, depth + 1):
+                return False
             continue
         if not isinstance(value, ast.Call):
             return False
@@ -433,7 +443,7 @@ def _attribute_in_process(index: ProjectIndex, cls: ClassInfo, attr: str, method
 
 
 def _attribute_assignments(index: ProjectIndex, cls: ClassInfo, attr: str):
-    """``(class, value, position)`` for every ``self.<attr> = value`` in the hierarchy;
+    """``(class, method, value, position)`` for every ``self.<attr> = value`` in the hierarchy;
     ``position`` is the index of the attribute in an unpacked tuple target, else None."""
     for klass in index.mro(cls):
         for method in klass.methods.values():
@@ -443,11 +453,11 @@ def _attribute_assignments(index: ProjectIndex, cls: ClassInfo, attr: str):
                     continue
                 for target in node.targets:
                     if _is_self_attr(target, self_name, attr):
-                        yield klass, node.value, None
+                        yield klass, method, node.value, None
                     elif isinstance(target, ast.Tuple):
                         for position, element in enumerate(target.elts):
                             if _is_self_attr(element, self_name, attr):
-                                yield klass, node.value, position
+                                yield klass, method, node.value, position
 
 
 def _is_self_attr(node: ast.expr, self_name: Optional[str], attr: str) -> bool:
@@ -487,3 +497,250 @@ def _returns_in_process(index: ProjectIndex, function: FunctionInfo, position: O
         if not isinstance(value, ast.Name) or not _in_process(index, function.module, function, function.owner, value.id, None, depth):
             return False
     return True
+
+
+# -- sockets handed over as arguments -----------------------------------------------------------
+
+#: How many files of a package `_references` reads looking for the constructions of a class.
+_PACKAGE_FILES = 2000
+_THREAD_CLASSES = frozenset({"threading.Thread", "threading.Timer"})
+
+
+def _argument_in_process(index: ProjectIndex, function: FunctionInfo, parameter: str, depth: int) -> bool:
+    """Every place the project calls ``function`` (or builds the class whose ``__init__`` it is)
+    hands it an in-process socket as ``parameter``: direct calls, ``Thread(target=function,
+    args=(...))``, and a callable handed to a project wrapper that calls it (a CZMQ-style
+    actor: ``Actor(ctx, Node, ...)`` storing ``Node`` and calling it with the pipe it made).
+    A callable referenced any other way (stored, returned, handed to code zmqlint cannot
+    read) is handed anything; so is one nobody in its package calls."""
+    if depth > _IN_PROCESS_DEPTH:
+        return False
+    is_init = function.owner is not None and function.name == "__init__"
+    if function.owner is not None and not is_init:
+        return False  # a method: its callers are anywhere the object goes
+    target = function.owner if is_init else function
+    positional = [a.arg for a in (*function.node.args.posonlyargs, *function.node.args.args)]
+    if is_init:
+        positional = positional[1:]
+    position = positional.index(parameter) if parameter in positional else None
+    uses = _references(index, function.module, target)
+    if not uses:
+        return False
+    for module, caller, klass, use in uses:
+        if use is None:
+            return False
+        kind, call, slot = use
+        if kind == "call":
+            value = _argument(index, klass, call.args, call.keywords, position, parameter)
+        else:
+            handed = _handed_calls(index, module, call, slot, depth + 1)
+            if handed is None:
+                return False
+            for inner_caller, inner_class, args, keywords in handed:
+                value = _argument(index, inner_class, args, keywords, position, parameter)
+                if value is None or not _socket_value_in_process(index, inner_caller, inner_class, value, depth + 1):
+                    return False
+            continue
+        if value is None or not _socket_value_in_process(index, caller, klass, value, depth + 1):
+            return False
+    return True
+
+
+def _references(index: ProjectIndex, home: ModuleInfo, target: Union[FunctionInfo, ClassInfo]):
+    """``(module, function, class, use)`` for every reference to ``target`` in its package:
+    ``use`` is ``("call", call, None)`` when it is called, ``("handed", call, argument)`` when
+    it is an argument of a call, None for any other use."""
+    found = []
+    for path in _package_files(index, home, target.name):
+        module = index.module_for_path(path)
+        if module is None:
+            return []
+        uses = {}
+        for node in module.nodes:
+            if not isinstance(node, ast.Call):
+                continue
+            uses[id(node.func)] = ("call", node, None)
+            for slot, arg in [*enumerate(node.args), *((k.arg, k.value) for k in node.keywords)]:
+                uses[id(arg)] = ("handed", node, slot)
+        for node in module.nodes:
+            if not isinstance(node, (ast.Name, ast.Attribute)) or not isinstance(node.ctx, ast.Load):
+                continue
+            name = dotted_name(node) or ""
+            if name.rpartition(".")[2] != target.name or index.resolve(module, name) is not target:
+                continue  # another name, or not provably this one (`self.Node`)
+            scopes = module.scope_at(node.lineno)
+            caller = next((s for s in reversed(scopes) if isinstance(s, FunctionInfo)), None)
+            klass = next((s for s in reversed(scopes) if isinstance(s, ClassInfo)), None)
+            found.append((module, caller, klass, uses.get(id(node))))
+    return found
+
+
+def _package_files(index: ProjectIndex, module: ModuleInfo, name: str) -> List:
+    """The files of ``module``'s top-level package (its folder outside a package) that mention
+    ``name``; empty when there are too many to read."""
+    root = module.path.parent
+    while (root / "__init__.py").exists() and (root.parent / "__init__.py").exists():
+        root = root.parent
+
+    def compute():
+        needle = name.encode()
+        files = []
+        paths = []
+        for path in root.rglob("*.py"):
+            paths.append(path)
+            if len(paths) > _PACKAGE_FILES:
+                return []
+        for path in sorted(paths):
+            try:
+                if needle in path.read_bytes():
+                    files.append(path)
+            except OSError:
+                continue
+        return files
+
+    return index.memo(("exposure.package_files", root, name), compute)
+
+
+def _argument(index, klass, args, keywords, position, parameter) -> Optional[ast.expr]:
+    """The argument given for ``parameter`` (at ``position``), expanding ``*self.args`` when the
+    class assigns it a tuple (``(self.ctx, self.pipe) + args``)."""
+    for keyword in keywords:
+        if keyword.arg == parameter:
+            return keyword.value
+    if position is None:
+        return None
+    expanded: List[ast.expr] = []
+    for arg in args:
+        if isinstance(arg, ast.Starred):
+            prefix = _tuple_prefix(index, klass, arg.value)
+            expanded += prefix
+            if len(expanded) <= position:
+                return None  # the rest of the tuple is not known
+            break
+        expanded.append(arg)
+    return expanded[position] if position < len(expanded) else None
+
+
+def _tuple_prefix(index, klass, expr: ast.expr) -> List[ast.expr]:
+    if isinstance(expr, ast.Tuple):
+        return list(expr.elts)
+    if isinstance(expr, ast.BinOp) and isinstance(expr.op, ast.Add):
+        return _tuple_prefix(index, klass, expr.left)
+    name = dotted_name(expr) or ""
+    if klass is not None and name.startswith("self.") and name.count(".") == 1:
+        values = index.attribute_values(klass, name[len("self."):])
+        if len(values) == 1:
+            return _tuple_prefix(index, klass, values[0])
+    return []
+
+
+def _handed_calls(index: ProjectIndex, module: ModuleInfo, call: ast.Call, slot, depth: int):
+    """How the callable handed as argument ``slot`` of ``call`` gets called:
+    ``[(function, class, args, keywords)]``, or None when zmqlint cannot tell."""
+    callee_name = dotted_name(call.func) or ""
+    if module.qualified_name(callee_name) in _THREAD_CLASSES:
+        if slot != "target":
+            return None
+        return [_thread_args(module, call)]
+    callee = index.resolve_callable(module, callee_name, line=call.lineno)
+    if isinstance(callee, ClassInfo):
+        callee = index.find_method(callee, "__init__")
+        skip = 1
+    else:
+        skip = 0
+    if not isinstance(callee, FunctionInfo) or depth > _IN_PROCESS_DEPTH:
+        return None
+    if callee.owner is not None and callee.name != "__init__":
+        skip = 1
+    positional = [a.arg for a in (*callee.node.args.posonlyargs, *callee.node.args.args)][skip:]
+    if isinstance(slot, int):
+        if slot >= len(positional) or any(isinstance(a, ast.Starred) for a in call.args[: slot + 1]):
+            return None
+        parameter = positional[slot]
+    else:
+        parameter = slot
+        if parameter not in positional and parameter not in [a.arg for a in callee.node.args.kwonlyargs]:
+            return None
+    return _calls_of_parameter(index, callee, parameter)
+
+
+def _thread_args(module: ModuleInfo, call: ast.Call):
+    scopes = module.scope_at(call.lineno)
+    caller = next((s for s in reversed(scopes) if isinstance(s, FunctionInfo)), None)
+    klass = next((s for s in reversed(scopes) if isinstance(s, ClassInfo)), None)
+    args_value = next((k.value for k in call.keywords if k.arg == "args"), None)
+    kwargs_value = next((k.value for k in call.keywords if k.arg == "kwargs"), None)
+    args = [ast.Starred(args_value, ast.Load())] if args_value is not None else []
+    keywords = []
+    if isinstance(kwargs_value, ast.Dict):
+        keywords = [ast.keyword(k.value, v) for k, v in zip(kwargs_value.keys, kwargs_value.values) if isinstance(k, ast.Constant)]
+    return caller, klass, args, keywords
+
+
+def _calls_of_parameter(index: ProjectIndex, function: FunctionInfo, parameter: str):
+    """Every call of the callable ``function`` was handed as ``parameter``: in the function, and
+    through the ``self`` attributes it stores it in; None when it goes anywhere else."""
+    cls = function.owner
+    self_name = function.parameters[0] if cls is not None and function.parameters else None
+    stored = set()
+    calls = []
+    nodes = list(walk(function.node))
+    parents = {id(child): node for node in nodes for child in ast.iter_child_nodes(node)}
+    for node in nodes:
+        if isinstance(node, ast.Name) and node.id == parameter and isinstance(node.ctx, ast.Load):
+            use = _use_of(function.module, node, parents, self_name)
+            if use is None:
+                return None
+            if isinstance(use, str):
+                stored.add(use)
+            else:
+                calls.append((function, cls, *use))
+    if stored:
+        if cls is None:
+            return None
+        for method in cls.methods.values():
+            method_self = method.parameters[0] if method.parameters else None
+            method_nodes = list(walk(method.node))
+            method_parents = {id(child): node for node in method_nodes for child in ast.iter_child_nodes(node)}
+            for node in method_nodes:
+                if not (isinstance(node, ast.Attribute) and node.attr in stored and isinstance(node.ctx, ast.Load)):
+                    continue
+                if not (isinstance(node.value, ast.Name) and node.value.id == method_self):
+                    continue
+                use = _use_of(method.module, node, method_parents, method_self)
+                if use is None or isinstance(use, str):
+                    return None
+                calls.append((method, cls, *use))
+    return calls or None
+
+
+def _use_of(module: ModuleInfo, node: ast.expr, parents, self_name):
+    """What a reference to a handed callable does: ``(args, keywords)`` of a call of it (or of
+    a thread it is the target of), the attribute name it is stored in as ``self.<attr>``, or None."""
+    parent = parents.get(id(node))
+    if isinstance(parent, ast.Call) and parent.func is node:
+        return parent.args, parent.keywords
+    if isinstance(parent, ast.keyword) and parent.arg == "target":
+        call = parents.get(id(parent))
+        if isinstance(call, ast.Call) and module.qualified_name(dotted_name(call.func) or "") in _THREAD_CLASSES:
+            _, _, args, keywords = _thread_args(module, call)
+            return args, keywords
+    if isinstance(parent, ast.Assign) and parent.value is node and len(parent.targets) == 1:
+        target = parent.targets[0]
+        if isinstance(target, ast.Attribute) and isinstance(target.value, ast.Name) and target.value.id == self_name:
+            return target.attr
+    return None
+
+
+def _socket_value_in_process(index: ProjectIndex, function: Optional[FunctionInfo], cls: Optional[ClassInfo], value: ast.expr, depth: int) -> bool:
+    """Whether the socket expression ``value`` (a local, a parameter, ``self.pipe``) in
+    ``function`` is in process only."""
+    name = dotted_name(value)
+    if not name or function is None:
+        return False
+    self_name = function.parameters[0] if function.owner is not None and function.parameters else None
+    if self_name and name.startswith(self_name + "."):
+        name = "self." + name.partition(".")[2]
+    elif "." in name:
+        return False
+    return _in_process(index, function.module, function, cls, name, None, depth)
