@@ -845,3 +845,37 @@ def test_ser201_a_thread_target_handed_an_inproc_pipe_is_in_process(tmp_path):
 def test_ser201_a_thread_target_handed_a_tcp_socket_is_reported(tmp_path):
     files = {"worker.py": WORKER_FILES["worker.py"].replace("{endpoint}", '"tcp://10.0.0.5:5555"')}
     assert _found(tmp_path, files, "SER201", path="worker.py") == [("SER201", 8)]
+
+
+# -- SER201 / SER202: a test's round trip through its own socket pair --------------------------
+
+ROUND_TRIP = '''
+    import zmq
+
+
+    def ping_pong_pyobj(s1, s2, obj):
+        s1.send_pyobj(obj)
+        echoed = s2.recv_pyobj()
+        s2.send_pyobj(echoed)
+        return s1.recv_pyobj()
+
+
+    def ask(client, request):
+        client.send_pyobj(request)
+        return client.recv_pyobj()
+'''
+
+
+@pytest.mark.parametrize("path", ["tests/helpers.py", "test_sockets.py", "mypy_tests/sockets.py", "conftest.py"])
+def test_ser20x_a_test_round_trip_through_its_own_pair_is_not_reported_but_a_client_is(tmp_path, path):
+    # pyzmq's ping_pong_pyobj: what s2 unpickles is what s1 sent. `ask` talks to a server: reported.
+    files = {path: ROUND_TRIP}
+    assert _found(tmp_path, files, "SER201", path=path) == [("SER201", 13)]
+    assert _found(tmp_path, files, "SER202", path=path) == [("SER202", 12)]
+
+
+def test_ser20x_the_same_round_trip_outside_tests_is_reported(tmp_path):
+    # In service code two sockets are a forwarder (frontend in, backend out): the peers are others.
+    files = {"service/relay.py": ROUND_TRIP}
+    assert _found(tmp_path, files, "SER201", path="service/relay.py") == [("SER201", 6), ("SER201", 8), ("SER201", 13)]
+    assert _found(tmp_path, files, "SER202", path="service/relay.py") == [("SER202", 5), ("SER202", 7), ("SER202", 12)]

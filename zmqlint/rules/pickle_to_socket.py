@@ -27,7 +27,8 @@ class PickleToSocket(PickleSocketRule):
     list), and `sock.send_pyobj(obj)`. A pickle the same function signs with an HMAC
     (`hmac.new`, `hmac.HMAC`, or a helper of the module computing one), which the receiver
     checks before unpickling (see SER201), is not reported; nor is a socket attached only on
-    `inproc://` endpoints (its readers are threads of this process, as SER201 describes).
+    `inproc://` endpoints (its readers are threads of this process, as SER201 describes), nor
+    a test's round trip through its own socket pair (as SER201 describes).
 
     ## Why is this bad?
     A pickle on the wire is only useful to a receiver that unpickles it, and unpickling runs
