@@ -122,9 +122,6 @@ def _find_calls(index: ProjectIndex, module: ModuleInfo) -> List[ZmqCall]:
     resolver = _Resolver(index)
     for call, chain in _io_call_sites(module.tree):
         func = call.func
-        receiver = dotted_name(func.value)  # type: ignore[attr-defined]
-        if receiver is None:
-            continue
         scope = Scope(module, chain)
         value = resolver.flavour(func.value, scope, 0)  # type: ignore[attr-defined]
         if value is None:
@@ -132,6 +129,7 @@ def _find_calls(index: ProjectIndex, module: ModuleInfo) -> List[ZmqCall]:
         kind, flavour = value
         method = func.attr  # type: ignore[attr-defined]
         if kind == SOCKET or (kind == POLLER and method == "poll"):
+            receiver = dotted_name(func.value) or ast.unparse(func.value)  # type: ignore[attr-defined]
             found.append(ZmqCall(call, method, receiver, kind, flavour, scope))
     return found
 

@@ -25,17 +25,21 @@ class ZmqFutureNotAwaited(Rule):
     (or on a `zmq.asyncio.Poller`) whose result is not awaited but used: assigned to a name
     that is then used as a message (`msg = sock.recv()` then `msg.decode()`, `msg == b"ok"`,
     `json.loads(msg)`), passed to a function, indexed, compared, tested (`if sock.poll(100):`),
-    iterated, or returned from a coroutine. A bare statement (`sock.recv()`,
+    iterated, formatted, or returned from a coroutine. A bare statement (`sock.recv()`,
     `sock.send(b"x")`, or a name assigned and never read) is reported too inside `async def`:
     the received message is lost, the poll waits for nothing, and a send's errors are never
     seen (see below). The socket's flavour is followed as for ASY304; unknown is silent.
 
     Futures handled as futures are fine: awaited later (`fut = sock.recv(); ...; await fut`),
     given to `asyncio.gather` / `wait` / `wait_for` / `shield` / `ensure_future` /
-    `create_task` / `as_completed`, collected (`futures.append(sock.recv())`, a list, a
-    comprehension, an attribute or a dict entry), given a callback (`add_done_callback`) or
-    asked `done()` / `cancel()` / `result()`, yielded, or returned from a plain `def` (a
-    wrapper whose caller awaits it).
+    `create_task` / `as_completed` or to a function whose name says it takes one
+    (`ensure_async`, `maybe_await`, `with_timeout`, `add_future`), collected
+    (`futures.append(sock.recv())`, a list, a comprehension, an attribute or a dict entry),
+    given a callback (`add_done_callback`) or asked `done()` / `cancel()` / `result()`,
+    yielded, or returned from a plain `def` (a wrapper whose caller awaits it). A name
+    assigned more than once in the function is not followed. A bare `send` in a plain `def`
+    is not reported either: firing and forgetting is all a plain function can do, and pyzmq
+    sends the message at once when it can.
 
     ## Why is this bad?
     On a `zmq.asyncio` socket every `send` / `recv` / `poll` returns an `asyncio.Future`, not
@@ -350,6 +354,11 @@ _TAKE_AWAITABLES = frozenset({
 })
 
 
+#: Words in a callee's name that say it takes an awaitable (``ensure_async``, ``maybe_await``,
+#: ``run_with_timeout``, ``schedule``): the Future may well be awaited there.
+_AWAITING_WORDS = ("await", "async", "future", "task", "wait", "timeout", "gather", "shield", "callback", "schedule", "spawn", "loop")
+
+
 def _misuse(index: "ProjectIndex", site: ZmqCall, node: ast.AST, parents: Dict[ast.AST, ast.AST], *, track: bool) -> Optional[str]:
     """How the Future ``node`` (the call, or a name holding its result) is used as if it were
     the result; None when it is handled as a Future or the use cannot be read."""
@@ -373,8 +382,8 @@ def _misuse(index: "ProjectIndex", site: ZmqCall, node: ast.AST, parents: Dict[a
             return None
         return _passed(site, node, parent, written)
     if isinstance(parent, ast.Return):
-        if site.in_coroutine and node is site.call:
-            return "it is returned from a coroutine, whose caller gets the Future"
+        if site.in_coroutine:
+            return ("it" if node is site.call else f"`{written}`") + " is returned from a coroutine, whose caller gets the Future"
         return None
     if isinstance(parent, ast.Expr):
         if node is not site.call:
@@ -385,6 +394,8 @@ def _misuse(index: "ProjectIndex", site: ZmqCall, node: ast.AST, parents: Dict[a
         if not track or len(targets) != 1 or not isinstance(targets[0], ast.Name):
             return None
         return _name_misuse(index, site, targets[0].id, parents)
+    if isinstance(parent, ast.AugAssign) and node is parent.value:
+        return ("it" if node is site.call else f"`{written}`") + " is used in arithmetic"
     if isinstance(parent, (ast.Compare, ast.BinOp, ast.BoolOp, ast.UnaryOp)):
         if isinstance(parent, ast.BoolOp) and not isinstance(parents.get(parent), (ast.If, ast.While, ast.IfExp, ast.Assert)):
             return None  # ``x = fut or other``
@@ -404,7 +415,7 @@ def _passed(site: ZmqCall, node: ast.AST, call: ast.Call, written: Optional[str]
     if callee is None:
         return None
     last = callee.rpartition(".")[2]
-    if last in _TAKE_AWAITABLES or "future" in last.lower() or "task" in last.lower() or callee.startswith(("asyncio.", "aio.")):
+    if last in _TAKE_AWAITABLES or any(word in last.lower() for word in _AWAITING_WORDS) or callee.startswith("asyncio."):
         return None
     what = "it" if node is site.call else f"`{written}`"
     return f"{what} is passed to `{callee}()`"
