@@ -130,7 +130,8 @@ CASES = {
                 return sock.recv_multipart()
 
             rest = [sock.recv(zmq.NOBLOCK), sock.recv(flags=zmq.DONTWAIT), sock.poll(0), sock.poll(timeout=0)]
-            return first, second, await asyncio.to_thread(third), rest
+            later = [read for read in map(lambda _: sock.recv(), range(2))]
+            return first, second, await asyncio.to_thread(third), rest, later
         """,
         [],
     ),

@@ -27,8 +27,9 @@ Every value a name or attribute may hold must agree (``ctx = zmq.asyncio.Context
 zmq.Context()`` is unknown), and the kind must fit: ``recv`` on a socket, ``poll`` on a socket
 or a poller.
 
-Cost: `zmq_io_calls` walks the module once (memoised per module); only the receivers of those
-calls are resolved, and the bindings of a function are collected once per function.
+Cost: `zmq_io_calls` reads the module's shared walk once (memoised per module); only the
+definitions around those calls are located (by position) and only their receivers resolved,
+and the bindings of a function are collected once per function.
 """
 
 from __future__ import annotations
@@ -120,8 +121,11 @@ def zmq_io_calls(index: ProjectIndex, module: ModuleInfo) -> List[ZmqCall]:
 def _find_calls(index: ProjectIndex, module: ModuleInfo) -> List[ZmqCall]:
     found: List[ZmqCall] = []
     resolver = _Resolver(index)
-    for call, chain in _io_call_sites(module.tree):
+    for call in module.nodes:
+        if not (isinstance(call, ast.Call) and isinstance(call.func, ast.Attribute) and call.func.attr in IO_METHODS):
+            continue
         func = call.func
+        chain = chain_of(module, call)
         scope = Scope(module, chain)
         value = resolver.flavour(func.value, scope, 0)  # type: ignore[attr-defined]
         if value is None:
@@ -134,29 +138,19 @@ def _find_calls(index: ProjectIndex, module: ModuleInfo) -> List[ZmqCall]:
     return found
 
 
-def _io_call_sites(tree: ast.AST):
-    """(call, enclosing definitions) for every ``x.recv*(...)`` / ``x.send*(...)`` / ``x.poll(...)``."""
-    stack: List[Tuple[ast.AST, Tuple[ast.AST, ...]]] = [(tree, ())]
-    while stack:
-        node, chain = stack.pop()
-        if isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute) and node.func.attr in IO_METHODS:
-            yield node, chain
-        inner = chain + (node,) if isinstance(node, _SCOPES) else chain
-        for child in reversed(list(ast.iter_child_nodes(node))):
-            stack.append((child, inner))
-
-
 def chain_of(module: ModuleInfo, target: ast.AST) -> Tuple[ast.AST, ...]:
     """The definitions around ``target`` in ``module``, found by position."""
     line, column = target.lineno, target.col_offset  # type: ignore[attr-defined]
     chain: List[ast.AST] = []
-    nodes: Sequence[ast.AST] = list(ast.iter_child_nodes(module.tree))
+    nodes: List[ast.AST] = list(ast.iter_child_nodes(module.tree))
     while True:
         holder = None
         for node in nodes:
             if node is target:
                 return tuple(chain)
             if not hasattr(node, "lineno"):
+                # ``arguments``, ``comprehension``, ``keyword`` ...: look at what they hold.
+                nodes.extend(ast.iter_child_nodes(node))
                 continue
             start = (node.lineno, node.col_offset)  # type: ignore[attr-defined]
             end = (node.end_lineno or node.lineno, node.end_col_offset or 0)  # type: ignore[attr-defined]
