@@ -238,14 +238,23 @@ def _compute_factory_attrs(index: ProjectIndex, cls: ClassInfo, extra: Sequence[
 
 
 def _assigns_binding_call(index: ProjectIndex, cls: ClassInfo, extra: Sequence[str]) -> bool:
-    """Does a statement in ``cls``'s lines assign a binding factory call's result? Memoised:
-    every subclass asks it of each class of its hierarchy (all the tests of a project ask it
-    of ``unittest.TestCase``)."""
+    """Can an attribute of ``cls`` hold a binding factory call's result? Only a statement in
+    the class body or one assigning to a target that is not a plain name (``self.x = ...``)
+    in the class's lines can give it one. Memoised: every subclass asks it of each class of
+    its hierarchy (all the tests of a project ask it of ``unittest.TestCase``)."""
     key = ("sockets.assigns_binding_call", str(cls.module.path), cls.name, cls.node.lineno, tuple(extra))
-    return index.memo(
-        key,
-        lambda: any(_binding_call(index, cls.module, call, extra) for call in _calls_assigned_within(index, cls.module, cls.node)),
-    )
+    return index.memo(key, lambda: any(_binding_call(index, cls.module, call, extra) for call in _attribute_calls(index, cls)))
+
+
+def _attribute_calls(index: ProjectIndex, cls: ClassInfo) -> Iterator[ast.Call]:
+    for stmt in cls.node.body:
+        if isinstance(stmt, (ast.Assign, ast.AnnAssign)):
+            value = stmt.value
+            if isinstance(value, ast.Attribute) and isinstance(value.value, ast.Call):
+                value = value.value
+            if isinstance(value, ast.Call):
+                yield value
+    yield from _calls_assigned_within(index, cls.module, cls.node, attributes_only=True)
 
 
 def _binding_call(index: ProjectIndex, module: ModuleInfo, call: ast.Call, extra: Sequence[str]) -> bool:
@@ -268,6 +277,10 @@ class _Assignments:
     call_lines: List[int]
     #: ``(line, call)`` of those and of ``x += call(...)``, by line.
     call_values: List[Tuple[int, ast.Call]]
+    #: The same for the statements with a target that is not a plain name (``self.x = call()``,
+    #: ``self.a, b = call()``, ``d[k] += call()``): the only ones that can give an object's
+    #: attribute a call's result inside a method.
+    attribute_values: List[Tuple[int, ast.Call]]
 
 
 def _module_assignments(index: ProjectIndex, module: ModuleInfo) -> _Assignments:
@@ -303,18 +316,23 @@ def _index_assignments(nodes: Iterable[ast.AST]) -> _Assignments:
     found: List[Tuple[int, int, str, ast.expr]] = []
     call_lines: List[int] = []
     call_values: List[Tuple[int, ast.Call]] = []
+    attribute_values: List[Tuple[int, ast.Call]] = []
     for sub in nodes:
         if isinstance(sub, ast.AugAssign):
             if isinstance(sub.value, ast.Call):
                 call_values.append((sub.lineno, sub.value))
+                if not isinstance(sub.target, ast.Name):
+                    attribute_values.append((sub.lineno, sub.value))
             continue
         if isinstance(sub, ast.Assign):
+            targets = sub.targets
             seen: Set[str] = set()
-            for target in sub.targets:
+            for target in targets:
                 if isinstance(target, ast.Name) and target.id not in seen:
                     seen.add(target.id)
                     found.append((sub.lineno, sub.col_offset, target.id, sub.value))
         elif isinstance(sub, ast.AnnAssign):
+            targets = [sub.target]
             if isinstance(sub.target, ast.Name) and sub.value is not None:
                 found.append((sub.lineno, sub.col_offset, sub.target.id, sub.value))
         else:
@@ -325,15 +343,22 @@ def _index_assignments(nodes: Iterable[ast.AST]) -> _Assignments:
         if isinstance(value, ast.Call):
             call_lines.append(sub.lineno)
             call_values.append((sub.lineno, value))
+            if not all(isinstance(target, ast.Name) for target in targets):
+                attribute_values.append((sub.lineno, value))
     found.sort(key=lambda f: (f[0], f[1]))
     call_lines.sort()
     call_values.sort(key=lambda c: c[0])
-    return _Assignments([f[0] for f in found], [(f[0], f[2], f[3]) for f in found], call_lines, call_values)
+    attribute_values.sort(key=lambda c: c[0])
+    return _Assignments(
+        [f[0] for f in found], [(f[0], f[2], f[3]) for f in found], call_lines, call_values, attribute_values
+    )
 
 
-def _calls_assigned_within(index: ProjectIndex, module: ModuleInfo, node: ast.AST) -> List[ast.Call]:
-    """The calls whose result a statement in the lines of ``node`` assigns (``=``, ``+=``)."""
-    values = _module_assignments(index, module).call_values
+def _calls_assigned_within(index: ProjectIndex, module: ModuleInfo, node: ast.AST, attributes_only: bool = False) -> List[ast.Call]:
+    """The calls whose result a statement in the lines of ``node`` assigns (``=``, ``+=``);
+    with ``attributes_only``, only to a target that is not a plain name."""
+    assignments = _module_assignments(index, module)
+    values = assignments.attribute_values if attributes_only else assignments.call_values
     end = node.end_lineno or node.lineno
     found = []
     for line, call in values[bisect.bisect_left(values, node.lineno, key=lambda c: c[0]):]:

@@ -1,7 +1,7 @@
 from __future__ import annotations
 
 import ast
-from typing import TYPE_CHECKING, List, Optional, Set
+from typing import TYPE_CHECKING, Dict, List, Optional, Set, Tuple
 
 import libcst as cst
 from libcst.helpers import get_full_name_for_node
@@ -196,6 +196,7 @@ class EvalOfDynamicString(Rule):
         super().__init__(context)
         self.shadowed: Set[str] = set()
         self._module_names: Optional[Set[str]] = None
+        self._expressions: Optional[Tuple[object, Dict[Tuple[int, int], ast.expr]]] = None
 
     def visit_Module(self, node: cst.Module) -> None:
         for stmt in node.body:
@@ -254,7 +255,9 @@ class EvalOfDynamicString(Rule):
             scope = module.scope_at(start.line)
             function = scope[-1] if scope and isinstance(scope[-1], FunctionInfo) else None
             return function is not None and _constant_local(function.node, node.value)
-        expr = _ast_at(module.tree, start.line, start.column)
+        if self._expressions is None or self._expressions[0] is not module:
+            self._expressions = (module, _expressions_at(module.nodes))
+        expr = self._expressions[1].get((start.line, start.column))
         return expr is not None and _constant_ast_text(expr)
 
     def module_names(self) -> Set[str]:
@@ -311,12 +314,14 @@ def _constant_local(function: ast.AST, name: str) -> bool:
     return assigned
 
 
-def _ast_at(tree: ast.AST, line: int, column: int) -> Optional[ast.expr]:
-    """The outermost expression of ``tree`` starting at ``line`` / ``column`` (1-based line, 0-based column)."""
-    for node in ast.walk(tree):
-        if isinstance(node, ast.expr) and node.lineno == line and node.col_offset == column:
-            return node
-    return None
+def _expressions_at(nodes: List[ast.AST]) -> Dict[Tuple[int, int], ast.expr]:
+    """The outermost expression starting at each (1-based line, 0-based column) of a module, from
+    its nodes in `ast.walk`'s order (an expression comes before the ones nested in it)."""
+    found: Dict[Tuple[int, int], ast.expr] = {}
+    for node in nodes:
+        if isinstance(node, ast.expr):
+            found.setdefault((node.lineno, node.col_offset), node)
+    return found
 
 
 # -- gate: the same questions on the stdlib ast ---------------------------------------------------
