@@ -87,14 +87,15 @@ def _find_misuses(index: ProjectIndex, module: ModuleInfo, extra: Tuple[str, ...
     scopes += [(func, func.node.body) for func in _enclosing_functions(module)]
     for func, body in scopes:
         self_name = self_parameter(func) if func is not None else None
-        state: Dict[str, _Origin] = {}
+        state = _State(index, module, extra)
         if func is not None and func.owner is not None and self_name:
             for attr, origin in _class_factory_attrs(index, func.owner, extra).items():
                 for key in [f"{self_name}.{attr}.{h}" for h in origin.holder] or [f"{self_name}.{attr}"]:
-                    state[key] = origin
+                    state.entries[key] = origin
         # A socket can only come into play from the class or by assigning a call's result.
-        if not state and not _assigns_a_call_within(index, module, func.node if func is not None else None):
+        if not state.entries and not _assigns_a_call_within(index, module, func.node if func is not None else None):
             continue
+        self_prefix = self_name + "." if self_name else None
 
         def note(kind: str, use: ast.Call, origin: _Origin, subject: str) -> None:
             found.setdefault(id(use), Misuse(kind, use, origin.call, origin.factory, origin.module, func, subject, origin))
@@ -102,14 +103,20 @@ def _find_misuses(index: ProjectIndex, module: ModuleInfo, extra: Tuple[str, ...
         for stmt, exprs in statement_walk(body):
             # With nothing factory-made in sight no call here can be a misuse: only the
             # assignments below can bring a factory's socket into play.
-            for call in _calls_in(exprs) if state else ():
+            for call in _calls_in(exprs) if state.entries else ():
                 if isinstance(call.func, ast.Attribute) and call.func.attr in BIND_METHODS + CONNECT_METHODS:
                     subject = dotted_name(call.func.value)
-                    if subject in state:
+                    origin = state.get(subject)
+                    if origin is not None:
                         kind = "bind" if call.func.attr in BIND_METHODS else "connect"
-                        note(kind, call, state[subject], subject)
+                        note(kind, call, origin, subject)  # type: ignore[arg-type]
                     continue
-                if not state:
+                receiver = dotted_name(call.func) or ""
+                by_self = bool(self_prefix) and receiver.startswith(self_prefix) and state.holds_under(self_prefix)  # type: ignore[arg-type]
+                # Resolving the callee is what costs: only when an argument holds a socket.
+                if not by_self and not any(
+                    state.get(dotted_name(arg)) is not None for arg in [*call.args, *[kw.value for kw in call.keywords]]
+                ):
                     continue
                 callee = resolve_call(index, module, call)
                 if callee is None:
@@ -119,20 +126,99 @@ def _find_misuses(index: ProjectIndex, module: ModuleInfo, extra: Tuple[str, ...
                     continue
                 for param, arg in call_arguments(call, callee, is_bound_call(call)).items():
                     subject = dotted_name(arg)
-                    if subject in state:
+                    origin = state.get(subject)
+                    if origin is not None:
                         for act in sorted(actions.get(param, ())):
-                            note(act, call, state[subject], subject)
-                receiver = dotted_name(call.func) or ""
-                if self_name and receiver.startswith(self_name + "."):
+                            note(act, call, origin, subject)  # type: ignore[arg-type]
+                if by_self:
                     for name, acts in actions.items():
                         subject = f"{self_name}.{name[5:]}" if name.startswith("self.") else None
-                        if subject in state:
+                        origin = state.get(subject)
+                        if origin is not None:
                             for act in sorted(acts):
-                                note(act, call, state[subject], subject)
+                                note(act, call, origin, subject)  # type: ignore[arg-type]
             if isinstance(stmt, (ast.Assign, ast.AnnAssign)) and stmt.value is not None:
                 targets = stmt.targets if isinstance(stmt, ast.Assign) else [stmt.target]
-                _assign(index, module, state, targets, stmt.value, extra)
+                state.assign(targets, stmt.value)
     return sorted(found.values(), key=lambda m: (m.use.lineno, m.use.col_offset))
+
+
+class _Pending:
+    """A call's result assigned to a name, not yet looked at: whether the call is a binding
+    factory's is worked out when the name is used where a misuse could be (most assigned
+    calls never are)."""
+
+    __slots__ = ("value", "origin", "settled")
+
+    def __init__(self, value: ast.expr) -> None:
+        self.value = value
+        self.origin: Optional[_Origin] = None
+        self.settled = False
+
+
+class _State:
+    """What each tracked name of a scope holds (``sock``, ``self.pub``, ``w.socket``), in
+    statement order. Reads settle pending assignments first, so every answer is the one an
+    eager resolution of each assignment would give."""
+
+    def __init__(self, index: ProjectIndex, module: ModuleInfo, extra: Tuple[str, ...]) -> None:
+        self.index, self.module, self.extra = index, module, extra
+        self.entries: Dict[str, object] = {}
+
+    def _settle(self, name: str) -> None:
+        entry = self.entries.get(name)
+        if not isinstance(entry, _Pending):
+            return
+        del self.entries[name]
+        if not entry.settled:
+            entry.origin = _factory_value(self.index, self.module, entry.value, self.extra)
+            entry.settled = True
+        origin = entry.origin
+        if origin is None:
+            return
+        if origin.holder:
+            for attr in origin.holder:
+                self.entries[f"{name}.{attr}"] = origin
+        else:
+            self.entries[name] = origin
+
+    def _settle_prefixes(self, name: str, whole: bool) -> None:
+        parts = name.split(".")
+        for end in range(1, len(parts) + (1 if whole else 0)):
+            self._settle(".".join(parts[:end]))
+
+    def get(self, subject: Optional[str]) -> Optional[_Origin]:
+        if subject is None:
+            return None
+        self._settle_prefixes(subject, whole=True)
+        return self.entries.get(subject)  # type: ignore[return-value]
+
+    def holds_under(self, prefix: str) -> bool:
+        """Does a name starting with ``prefix`` (``"self."``) hold a socket (settling them)?"""
+        self._settle(prefix[:-1])
+        for key in [k for k in self.entries if k.startswith(prefix)]:
+            self._settle(key)
+        return any(key.startswith(prefix) for key in self.entries)
+
+    def assign(self, targets: Sequence[ast.expr], value: ast.expr) -> None:
+        if not any(dotted_name(target) is not None for target in targets):
+            return  # ``a[i] = ...``, ``x, y = ...``: nothing tracked changes
+        entry: object = None
+        if isinstance(value, ast.Call) or isinstance(value, ast.Attribute) and isinstance(value.value, ast.Call):
+            entry = _Pending(value)
+        else:
+            # An alias of what another name holds (``sock = self.sock``); of anything else
+            # (``sock = holder.socket`` of an untracked holder): nothing.
+            entry = self.get(dotted_name(value))
+        for target in targets:
+            name = dotted_name(target)
+            if name is None:
+                continue
+            self._settle_prefixes(name, whole=False)
+            for existing in [k for k in self.entries if k == name or k.startswith(name + ".")]:
+                del self.entries[existing]
+            if entry is not None:
+                self.entries[name] = entry
 
 
 def _enclosing_functions(module: ModuleInfo) -> Iterator[FunctionInfo]:
@@ -144,39 +230,10 @@ def _enclosing_functions(module: ModuleInfo) -> Iterator[FunctionInfo]:
 def _calls_in(exprs: Iterable[ast.AST]) -> List[ast.Call]:
     calls = []
     for expr in exprs:
-        for node in ast.walk(expr):
-            if isinstance(node, ast.Call):
+        for node in walk(expr):
+            if node.__class__ is ast.Call:
                 calls.append(node)
     return sorted(calls, key=lambda c: (c.lineno, c.col_offset))
-
-
-def _assign(index, module, state: Dict[str, _Origin], targets, value: ast.expr, extra) -> None:
-    if not any(dotted_name(target) is not None for target in targets):
-        return  # ``a[i] = ...``, ``x, y = ...``: nothing tracked changes
-    origin: Optional[_Origin] = None
-    holder: Tuple[str, ...] = ()
-    if isinstance(value, ast.Call) or isinstance(value, ast.Attribute) and isinstance(value.value, ast.Call):
-        origin = _factory_value(index, module, value, extra)
-        holder = origin.holder if origin is not None else ()
-    else:
-        source = dotted_name(value)
-        if source in state:
-            origin = state[source]
-        elif source is not None:
-            # An alias of a holder attribute: sock = holder.socket
-            origin = None
-    for target in targets:
-        name = dotted_name(target)
-        if name is None:
-            continue
-        for existing in [k for k in state if k == name or k.startswith(name + ".")]:
-            del state[existing]
-        if origin is not None:
-            if holder:
-                for attr in holder:
-                    state[f"{name}.{attr}"] = origin
-            else:
-                state[name] = origin
 
 
 def _factory_value(index: ProjectIndex, module: ModuleInfo, value: ast.expr, extra: Sequence[str]) -> Optional[_Origin]:
