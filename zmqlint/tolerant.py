@@ -270,6 +270,7 @@ def _tokenized_string_lines(text: str) -> Set[int]:
     return inside
 
 
+_LINE_END = re.compile("\n")
 #: What can change what the tokenizer sees next on a line of code: a comment, a quote, a
 #: bracket, a backslash (tokens of any other kind hold none of these).
 _SIGNIFICANT = re.compile(r"""[#'"()\[\]{}\\]""")
@@ -304,17 +305,12 @@ def _scan_string_lines(text: str) -> Optional[Set[int]]:
     depth = 0
     continued = False
     number = 0  # 0-based line being read
-    pos = 0
     while number < count:
         line_end = starts[number + 1] if number + 1 < count else len(text)
         pos = starts[number]
         if depth == 0 and not continued:
-            column = 0
-            while pos < line_end and text[pos] in " \t\f":
-                char = text[pos]
-                column = column + 1 if char == " " else (column // 8 + 1) * 8 if char == "\t" else 0
-                pos += 1
-            if pos < line_end and text[pos] not in "#\r\n":
+            column = _indent(text[pos:line_end])
+            if column is not None:
                 if column > indents[-1]:
                     indents.append(column)
                 while column < indents[-1]:
@@ -360,9 +356,6 @@ def _scan_string_lines(text: str) -> Optional[Set[int]]:
                 pos = end.end()
         number += 1
     return inside
-
-
-_LINE_END = re.compile("\n")
 
 
 def _indent(line: str) -> Optional[int]:
