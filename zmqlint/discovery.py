@@ -3,10 +3,13 @@
 from __future__ import annotations
 
 import os
+import re
 import stat
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import List, Sequence, Set, Tuple
+from typing import Callable, Iterator, List, Sequence, Set, Tuple
+
+import pathspec
 
 from zmqlint.config import Config
 
@@ -51,11 +54,96 @@ def _link_problem(path: Path) -> str:
     return "broken symbolic link"
 
 
+def _excluder(spec: pathspec.GitIgnoreSpec) -> Callable[[str], bool]:
+    """``spec.match_file``, made cheaper when no pattern negates (the usual case, and the
+    defaults): then a path is excluded exactly when some pattern's expression matches it, which
+    skips pathspec's per-call normalization and precedence bookkeeping."""
+    patterns = [p for p in spec.patterns if p.include is not None]
+    regexes = [getattr(p, "regex", None) for p in patterns]
+    if not all(p.include for p in patterns) or not all(isinstance(r, re.Pattern) for r in regexes):
+        return spec.match_file
+    if os.altsep or os.sep != "/":  # pragma: no cover - Windows: pathspec normalizes separators
+        return spec.match_file
+    sources = [r.pattern for r in regexes]  # type: ignore[union-attr]
+    if not regexes:
+        return lambda path: False
+    if all(isinstance(source, str) and "(?P=" not in source for source in sources):
+        # One expression for all: each pattern's named groups (which only mark a folder match,
+        # and would clash) become plain groups; the flags of each stay its own.
+        parts = [_NAMED_GROUP.sub("(?:", source) for source in sources]
+        try:
+            combined = re.compile("|".join(f"(?{_flags(r)}:{part})" if _flags(r) else f"(?:{part})" for r, part in zip(regexes, parts)))
+        except re.error:
+            pass
+        else:
+            return lambda path: combined.search(path) is not None
+    searches = [r.search for r in regexes]  # type: ignore[union-attr]
+    return lambda path: any(search(path) for search in searches)
+
+
+_NAMED_GROUP = re.compile(r"\(\?P<\w+>")
+
+
+def _flags(regex: "re.Pattern[str]") -> str:
+    """The inline form of the flags ``regex`` was compiled with (beyond the default)."""
+    return "".join(letter for flag, letter in ((re.IGNORECASE, "i"), (re.MULTILINE, "m"), (re.DOTALL, "s"), (re.VERBOSE, "x")) if regex.flags & flag)
+
+
+def _prefix(folder: str) -> str:
+    """``folder`` with one trailing separator (the root stays as it is)."""
+    return folder if folder.endswith(os.sep) else folder + os.sep
+
+
+def _posix(relative: str) -> str:
+    return relative if os.sep == "/" else relative.replace(os.sep, "/")
+
+
+def _is_symlink(entry: os.DirEntry) -> bool:
+    try:
+        return entry.is_symlink()
+    except OSError:
+        return False
+
+
+def _is_regular(entry: os.DirEntry) -> bool:
+    """Whether the entry is a regular file (not a link); known from the folder listing on most
+    file systems, so no stat call."""
+    try:
+        return entry.is_file(follow_symlinks=False)
+    except OSError:
+        return False
+
+
+def _walk(top: str, onerror: Callable[[OSError], None]) -> Iterator[Tuple[str, List[os.DirEntry], List[os.DirEntry]]]:
+    """`os.walk(top, onerror=onerror, followlinks=False)` top-down, yielding the folders' and
+    the files' directory entries instead of their names, so a file's type comes from the
+    listing. The caller may prune the folders list in place; linked folders are listed but not
+    entered."""
+    stack = [top]
+    while stack:
+        folder = stack.pop()
+        dirs: List[os.DirEntry] = []
+        files: List[os.DirEntry] = []
+        try:
+            with os.scandir(folder) as listing:
+                for entry in listing:
+                    try:
+                        is_dir = entry.is_dir()
+                    except OSError:
+                        is_dir = False
+                    (dirs if is_dir else files).append(entry)
+        except OSError as exc:
+            onerror(exc)
+            continue
+        yield folder, dirs, files
+        stack.extend(entry.path for entry in reversed(dirs) if not _is_symlink(entry))
+
+
 def discover(paths: Sequence[str], config: Config) -> Discovered:
     """Python files under ``paths``, sorted, each once; excluded folders are not entered."""
     result = Discovered()
-    seen: Set[Path] = set()
-    spec = config.exclude_spec
+    seen: Set[str] = set()  # resolved paths, as text (cheaper to hash than `Path`s)
+    excluded = _excluder(config.exclude_spec)
     for given in paths:
         path = Path(given)
         if not path.exists() and not path.is_symlink():
@@ -65,8 +153,8 @@ def discover(paths: Sequence[str], config: Config) -> Discovered:
             if not path.exists():
                 result.unreadable.append((given, _link_problem(path)))
             elif path.suffix in PYTHON_SUFFIXES or _is_python_script(path):
-                if resolved not in seen:
-                    seen.add(resolved)
+                if str(resolved) not in seen:
+                    seen.add(str(resolved))
                     result.files.append((resolved, given))
             else:
                 result.notes.append(f"{given}: not a Python file, skipped")
@@ -85,39 +173,43 @@ def discover(paths: Sequence[str], config: Config) -> Discovered:
             shown = os.path.join(given, os.path.relpath(exc.filename, base)) if exc.filename else given
             result.unreadable.append((os.path.normpath(shown), exc.strerror or str(exc)))
 
-        for folder, dirs, files in os.walk(base, onerror=onerror, followlinks=False):
-            folder_path = Path(folder)
-            rel_folder = folder_path.relative_to(anchor).as_posix()
+        anchor_prefix = _prefix(str(anchor))
+        base_prefix = _prefix(str(base))
+        for folder, dirs, files in _walk(str(base), onerror):
+            rel_folder = _posix(folder[len(anchor_prefix) :]) if folder != str(anchor) else "."
             keep = []
-            for d in sorted(dirs):
-                rel = f"{rel_folder}/{d}/" if rel_folder != "." else f"{d}/"
-                if not spec.match_file(rel):
+            for d in sorted(dirs, key=lambda entry: entry.name):
+                rel = f"{rel_folder}/{d.name}/" if rel_folder != "." else f"{d.name}/"
+                if not excluded(rel):
                     keep.append(d)
             dirs[:] = keep
-            for name in sorted(files):
+            below_base = folder[len(base_prefix) :] if folder != str(base) else ""
+            for entry in sorted(files, key=lambda entry: entry.name):
+                name = entry.name
                 if not name.endswith(PYTHON_SUFFIXES):
                     continue
-                file_path = folder_path / name
                 rel = f"{rel_folder}/{name}" if rel_folder != "." else name
-                if spec.match_file(rel):
+                if excluded(rel):
                     continue
+                file_path = entry.path
                 # The walk starts from a resolved folder and does not follow links, so only a
                 # link among the files needs resolving (one lstat instead of one per part).
-                resolved = _resolve(file_path) if os.path.islink(file_path) else file_path
+                link = _is_symlink(entry)
+                resolved = os.path.realpath(file_path) if link else file_path
                 if resolved in seen:
                     continue
-                shown = os.path.normpath(os.path.join(given, file_path.relative_to(base).as_posix()))
-                try:
-                    mode = os.stat(file_path).st_mode
-                except OSError as exc:
-                    link = resolved is not file_path
-                    result.unreadable.append((shown, _link_problem(file_path) if link else exc.strerror or str(exc)))
-                    continue
-                if not stat.S_ISREG(mode):
-                    # A FIFO, socket or device named like a module: never opened.
-                    result.unreadable.append((shown, "not a regular file"))
-                    continue
+                shown = os.path.normpath(os.path.join(given, below_base, name) if below_base else os.path.join(given, name))
+                if link or not _is_regular(entry):
+                    try:
+                        mode = os.stat(file_path).st_mode
+                    except OSError as exc:
+                        result.unreadable.append((shown, _link_problem(file_path) if link else exc.strerror or str(exc)))
+                        continue
+                    if not stat.S_ISREG(mode):
+                        # A FIFO, socket or device named like a module: never opened.
+                        result.unreadable.append((shown, "not a regular file"))
+                        continue
                 seen.add(resolved)
-                found.append((resolved, shown))
+                found.append((Path(resolved), shown))
         result.files.extend(sorted(found, key=lambda item: item[1]))
     return result
