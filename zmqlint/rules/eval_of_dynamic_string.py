@@ -7,7 +7,7 @@ import libcst as cst
 from libcst.helpers import get_full_name_for_node
 from libcst.metadata import PositionProvider
 
-from zmqlint.codemods import matchers as m, names_in
+from zmqlint.codemods import names_in
 from zmqlint.codemods.alerts import compare_call, comparison_operands
 from zmqlint.gates import full_name
 from zmqlint.index import FunctionInfo
@@ -271,7 +271,7 @@ def _is_literal(node: cst.BaseExpression) -> bool:
         return True
     if isinstance(node, cst.ConcatenatedString):
         return _is_literal(node.left) and _is_literal(node.right)
-    return m.matches(node, m.FormattedString(parts=[m.ZeroOrMore(m.FormattedStringText())]))
+    return isinstance(node, cst.FormattedString) and all(isinstance(part, cst.FormattedStringText) for part in node.parts)
 
 
 def _constant_ast_text(node: ast.AST) -> bool:

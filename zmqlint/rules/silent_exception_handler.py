@@ -8,7 +8,7 @@ import libcst as cst
 from libcst.helpers import get_full_name_for_node
 from libcst.metadata import CodeRange, PositionProvider
 
-from zmqlint.codemods import matchers as m, names_in
+from zmqlint.codemods import names_in
 from zmqlint.codemods.exceptions import LOGGER_NAMES, fresh_name, logged_handler, raised_exceptions, retyped_handler
 from zmqlint.gates import full_name
 from zmqlint.model import Applicability, Fix, Severity
@@ -376,12 +376,12 @@ class SilentExceptionHandler(Rule):
     def visit_Module(self, node: cst.Module) -> None:
         assigned = set()
         for stmt in node.body:
-            if m.matches(stmt, m.SimpleStatementLine(body=[m.Assign() | m.AnnAssign()])):
-                small = stmt.body[0]
+            small = _lone(stmt)
+            if isinstance(small, (cst.Assign, cst.AnnAssign)):
                 targets = [t.target for t in small.targets] if isinstance(small, cst.Assign) else [small.target]
                 assigned.update(t.value for t in targets if isinstance(t, cst.Name))
-            if m.matches(stmt, m.SimpleStatementLine(body=[m.Import() | m.ImportFrom()])):
-                self._record_import(stmt.body[0])
+            if isinstance(small, (cst.Import, cst.ImportFrom)):
+                self._record_import(small)
         self.logger = next((name for name in LOGGER_NAMES if name in assigned), None)
 
     def _record_import(self, node) -> None:
@@ -410,10 +410,7 @@ class SilentExceptionHandler(Rule):
             self._check(node, handler)
 
     def _check(self, try_node: cst.Try, handler: cst.ExceptHandler) -> None:
-        silent = all(
-            m.matches(stmt, m.SimpleStatementLine(body=[m.OneOf(m.Pass(), m.Continue(), m.Expr(m.Ellipsis()))]))
-            for stmt in _statements(handler.body)
-        )
+        silent = all(_is_placeholder(_lone(stmt)) for stmt in _statements(handler.body))
         if handler.type is None:
             message = "Bare `except:` catches every exception, KeyboardInterrupt and SystemExit included"
             if silent:
@@ -471,6 +468,21 @@ class SilentExceptionHandler(Rule):
             add_imports=imports,
             fallback=safe,
         )
+
+
+def _lone(stmt: cst.CSTNode) -> Optional[cst.BaseSmallStatement]:
+    """The one statement of a line holding exactly one (``x = 1``, not ``x = 1; y = 2``).
+
+    Plain type tests rather than `libcst.matchers`: this runs on every file the rule admits,
+    and importing the matchers costs half a second."""
+    if isinstance(stmt, cst.SimpleStatementLine) and len(stmt.body) == 1:
+        return stmt.body[0]
+    return None
+
+
+def _is_placeholder(small: Optional[cst.BaseSmallStatement]) -> bool:
+    """``pass``, ``continue`` or ``...``."""
+    return isinstance(small, (cst.Pass, cst.Continue)) or (isinstance(small, cst.Expr) and isinstance(small.value, cst.Ellipsis))
 
 
 def _statements(body: cst.BaseSuite):
