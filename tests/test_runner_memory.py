@@ -120,9 +120,9 @@ def test_a_new_index_takes_over_the_modules_most_files_used(tmp_path, monkeypatc
     parsed = []
     original = index_module.parse_module_info
 
-    def counting(path, name, source):
+    def counting(path, name, source, tree=None):
         parsed.append(Path(path).name)
-        return original(path, name, source)
+        return original(path, name, source, tree)
 
     monkeypatch.setattr(index_module, "parse_module_info", counting)
     monkeypatch.setattr(runner, "INDEX_BUDGET", 1_200)  # a fresh index after the first service module

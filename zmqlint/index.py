@@ -212,10 +212,12 @@ def dotted_name(node: ast.AST) -> Optional[str]:
 
 
 #: Fields the grammar types as identifiers, strings or numbers: never a node, not looked into.
-def parse_module_info(path: Path, name: str, source: str) -> ModuleInfo:
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        tree = ast.parse(source, filename=str(path))
+def parse_module_info(path: Path, name: str, source: str, tree: Optional[ast.Module] = None) -> ModuleInfo:
+    """The facts of the module ``source`` (``tree``: its stdlib ast, when the caller has it)."""
+    if tree is None:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            tree = ast.parse(source, filename=str(path))
     info = ModuleInfo(name=name, path=path, tree=tree, source=source)
     for stmt in _top_level(tree.body):
         if isinstance(stmt, ast.Import):
@@ -465,7 +467,7 @@ class ProjectIndex:
                 repair = repair_text(text)
                 if repair is None:
                     return None
-                info = parse_module_info(path, self.module_name(path), repair.text)
+                info = parse_module_info(path, self.module_name(path), repair.text, repair.tree)
                 info.broken_regions = list(repair.regions)
                 info.original_source = text
                 info.repair = repair

@@ -97,17 +97,25 @@ class Repair:
     text: str
     problems: List[SyntaxProblem]
     regions: List[Tuple[int, int]]
+    #: The stdlib ast of ``text``, from the compile that accepted it (kept so that nobody
+    #: parses the repaired text again).
+    tree: Optional[ast.Module] = field(default=None, repr=False, compare=False)
 
 
 def _compile(text: str) -> Optional[SyntaxError]:
     """The SyntaxError CPython raises for ``text``, or None. Other failures propagate."""
+    return _compile_tree(text)[1]
+
+
+def _compile_tree(text: str) -> Tuple[Optional[ast.Module], Optional[SyntaxError]]:
+    """The stdlib ast of ``text`` (what `ast.parse` gives), or the SyntaxError CPython raises
+    for it. Other failures propagate."""
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         try:
-            compile(text, "<tolerant>", "exec", flags=ast.PyCF_ONLY_AST, dont_inherit=True)
+            return compile(text, "<tolerant>", "exec", flags=ast.PyCF_ONLY_AST, dont_inherit=True), None
         except SyntaxError as exc:
-            return exc
-    return None
+            return None, exc
 
 
 def problem_of(exc: SyntaxError) -> SyntaxProblem:
@@ -155,7 +163,11 @@ def parse(
         return Parsed(None, text, failure="the file contains NUL bytes; not Python source")
     if repair is not None:
         # The caller repaired ``text`` already (the project index does when it reads a module).
-        return _parse_cst(repair.text, repair.problems, repair.regions, need_module)
+        if keep is not None and need_module and repair.tree is not None:
+            parsed = _sliced_repair(repair, keep, whole_lines)
+            if parsed is not None:
+                return parsed
+        return _parse_cst(repair.text, repair.problems, repair.regions, need_module, repair.tree)
     try:
         if tree is None:
             with warnings.catch_warnings():
@@ -165,7 +177,7 @@ def parse(
         repair = repair_text(text, exc)
         if repair is None:
             return Parsed(None, text, problems=[problem_of(exc)])
-        return _parse_cst(repair.text, repair.problems, repair.regions, need_module)
+        return _parse_cst(repair.text, repair.problems, repair.regions, need_module, repair.tree)
     except (RecursionError, MemoryError):
         return Parsed(None, text, failure=TOO_DEEP)
     except ValueError as exc:
@@ -185,13 +197,40 @@ def parse(
     return _parse_cst(text, [], [], need_module)
 
 
-def _parse_cst(text: str, problems: List[SyntaxProblem], regions, need_module: bool) -> Parsed:
+def _sliced_repair(repair: Repair, keep: Sequence[Tuple[int, int]], whole_lines: Sequence[int]) -> Optional[Parsed]:
+    """The repaired text sliced to ``keep`` (as a text that parses is, see `parse`) and handed
+    to LibCST; None when the whole repaired text is to be parsed instead: nothing to stub out,
+    or LibCST rejects the sliced text (the whole text then reports what it rejects). A tree
+    too deep for LibCST is left to the whole-text path too, which gives up on it the same way.
+    """
+    from zmqlint.slicing import sliced_text
+
+    assert repair.tree is not None
+    if len(repair.text) > MAX_DEPTH and cst_depth(repair.tree) > MAX_DEPTH:
+        return None
+    sliced = sliced_text(repair.text, repair.tree, keep, whole_lines)
+    if sliced is None:
+        return None
+    try:
+        module = cst.parse_module(sliced)
+    except (cst.ParserSyntaxError, RecursionError, MemoryError):
+        return None
+    parsed = Parsed(module, sliced, problems=repair.problems, regions=repair.regions)
+    parsed.sliced = True
+    return parsed
+
+
+def _parse_cst(
+    text: str, problems: List[SyntaxProblem], regions, need_module: bool, tree: Optional[ast.Module] = None
+) -> Parsed:
     if problems:
-        # A repaired text went through CPython again; check its depth the same way.
+        # A repaired text went through CPython again (``tree``: its ast, when the repair kept
+        # it); check its depth the same way.
         try:
-            with warnings.catch_warnings():
-                warnings.simplefilter("ignore")
-                tree = ast.parse(text)
+            if tree is None:
+                with warnings.catch_warnings():
+                    warnings.simplefilter("ignore")
+                    tree = ast.parse(text)
         except (SyntaxError, RecursionError, MemoryError, ValueError):
             return Parsed(None, text, problems=problems)
         if len(text) > MAX_DEPTH and cst_depth(tree) > MAX_DEPTH:
@@ -239,11 +278,11 @@ def repair_text(text: str, error: Optional[SyntaxError] = None) -> Optional[Repa
         regions.append(region)
         candidate = "".join(lines)
         try:
-            error = _compile(candidate)
+            tree, error = _compile_tree(candidate)
         except (RecursionError, MemoryError, ValueError):
             return None
         if error is None:
-            return Repair(candidate, problems, sorted(regions))
+            return Repair(candidate, problems, sorted(regions), tree)
         problem = problem_of(error)
         if all(p.line != problem.line for p in problems):
             problems.append(problem)
