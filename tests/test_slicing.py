@@ -251,3 +251,32 @@ def test_stdlib_slices_compile_and_keep_every_candidate_node_in_place():
 
 
 _DEFS = (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)
+
+
+BROKEN = SOURCE + "\n\ndef broken(:\n    return 1\n"
+
+
+def test_a_repaired_file_is_sliced_and_reports_the_same(tmp_path):
+    """A file that does not parse is repaired (its broken statement set aside), then sliced
+    like a file that parses: the same findings and E999s as the whole repaired text gives."""
+    target = tmp_path / "service.py"
+    target.write_text(BROKEN)
+    config = Config.from_table({}, root=tmp_path)
+    engine = Engine(config)
+    sliced_findings, module, errors = _lint(engine, target, BROKEN)
+    assert module is None and not errors
+    whole, _, _ = Engine(config, use_prefilter=False).lint_text(target, target.name, BROKEN, for_fixing=False)
+    assert [f.to_json() for f in sliced_findings] == [f.to_json() for f in whole]
+    assert {f.code for f in whole} == {"SEC401", "EXC601", "E999"}
+    assert all(f.fix is None for f in sliced_findings)  # a repaired file is never rewritten
+    # What the rules saw was the sliced repaired text.
+    repair = engine.index.module_for_path(target).repair
+    parsed = tolerant.parse(BROKEN, keep=[(n, n) for n in range(1, 3)], repair=repair)
+    assert parsed.sliced and parsed.repaired and parsed.problems == repair.problems
+    assert len(parsed.text.splitlines()) == len(BROKEN.splitlines())
+
+
+def test_a_repair_keeps_the_tree_of_its_text():
+    repair = tolerant.repair_text(BROKEN)
+    assert repair is not None and repair.tree is not None
+    assert ast.dump(repair.tree, include_attributes=True) == ast.dump(ast.parse(repair.text), include_attributes=True)

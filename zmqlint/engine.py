@@ -228,7 +228,8 @@ class Engine:
                 rules = [rule for rule in rules if _admits(rule, facts)]
                 if not rules and repair is None:
                     return [], None, []
-                if not for_fixing and repair is None:
+                if not for_fixing:
+                    # A repaired text is sliced the same way (its tree is the one gated).
                     keep = _candidate_spans(rules, facts)
                     if keep is not None:
                         whole = [node.lineno for node in facts.nodes(ast.Global, ast.Nonlocal)]
