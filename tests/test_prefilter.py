@@ -127,3 +127,14 @@ def test_no_gate_raises_on_the_examples_or_a_stdlib_sample(tmp_path):
             rule.gate(facts)
             asked += 1
     assert asked >= 18 * 100
+
+
+def test_any_word_finds_what_its_caseless_expression_finds():
+    from zmqlint.rule import AnyWord
+
+    hint = AnyWord("key", "token", "passw")
+    texts = ["API_KEY = 1", "TokenAuth", "no match here", "PassWord", "ſecret", "Kelvin \u212aey", "é tOkEn", "kEy\n", ""]
+    texts += [path.read_text(encoding="utf-8", errors="replace") for path in sorted(STDLIB.glob("*.py"))[:150]]
+    assert [hint.search(t) is not None for t in texts] == [hint.regex.search(t) is not None for t in texts]
+    assert hint.search("Kelvin \u212aey") is not None  # non-ASCII text: the expression's own case folding
+    assert hint.search("nothing to see") is None

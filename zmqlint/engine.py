@@ -496,7 +496,7 @@ def _admits(rule: Type[Rule], facts: FileFacts) -> bool:
 
 
 def _hint_in(hint, text: str) -> bool:
-    """A prefilter hint is a substring, or a compiled regular expression searched for."""
+    """A prefilter hint is a substring, or a compiled regular expression or `AnyWord` searched for."""
     return hint in text if isinstance(hint, str) else hint.search(text) is not None
 
 

@@ -121,6 +121,27 @@ class RuleContext:
         return self.index.module_for_path(self.path)
 
 
+class AnyWord:
+    """A prefilter hint: one of ``words`` occurs in the text in any letter case, which is what
+    ``re.compile("(?i)word|other|...")`` finds, without an expression tried at every position
+    of the text (a tenth of a second per megabyte): an ASCII text is lowered once and searched
+    for each word; any other text (where case folding goes beyond ASCII) gets the expression."""
+
+    def __init__(self, *words: str) -> None:
+        assert words and all(word.isascii() and word.isalpha() for word in words), words
+        self.words = tuple(word.lower() for word in words)
+        self.regex = re.compile("(?i)" + "|".join(map(re.escape, words)))
+
+    def search(self, text: str) -> Optional[object]:
+        if text.isascii():
+            lowered = text.lower()
+            return True if any(word in lowered for word in self.words) else None
+        return self.regex.search(text)
+
+    def __repr__(self) -> str:
+        return f"AnyWord{self.words!r}"
+
+
 class Rule(cst.BatchableCSTVisitor):
     """Base class of all rules. Subclasses set the class constants and write visit methods."""
 
@@ -133,9 +154,9 @@ class Rule(cst.BatchableCSTVisitor):
     #: Rule settings in `[tool.zmqlint]`.
     OPTIONS: ClassVar[Mapping[str, Option]] = {}
     #: Cheap textual test: the rule can only report on a file containing one of these strings
-    #: (or matching one of these compiled regular expressions). Empty means the rule must
-    #: always run. It must be sound: no finding is ever lost by it.
-    PREFILTER: ClassVar[Tuple[Union[str, "re.Pattern[str]"], ...]] = ()
+    #: (or matching one of these compiled regular expressions, or one of these `AnyWord`s).
+    #: Empty means the rule must always run. It must be sound: no finding is ever lost by it.
+    PREFILTER: ClassVar[Tuple[Union[str, "re.Pattern[str]", "AnyWord"], ...]] = ()
     VALID: ClassVar[Sequence[Valid]] = ()
     INVALID: ClassVar[Sequence[Invalid]] = ()
 

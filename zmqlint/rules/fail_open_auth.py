@@ -1,6 +1,5 @@
 from __future__ import annotations
 
-import re
 from typing import TYPE_CHECKING, Dict, Optional, Set
 
 import libcst as cst
@@ -17,7 +16,7 @@ from zmqlint.facts.fail_open import (
     subexpressions,
 )
 from zmqlint.model import Applicability, Fix, ImportSpec, Severity
-from zmqlint.rule import Invalid, Rule, Valid
+from zmqlint.rule import AnyWord, Invalid, Rule, Valid
 
 if TYPE_CHECKING:  # pragma: no cover
     from zmqlint.gates import FileFacts
@@ -81,7 +80,7 @@ class FailOpenAuth(Rule):
     MESSAGE = "Authentication is disabled when the key is missing"
     FIXES = (Applicability.UNSAFE,)
     # Every credential word the rule recognises (see `credential_name`) contains one of these.
-    PREFILTER = (re.compile(r"(?i)key|token|secret|passw|passphrase|credential|bearer"),)
+    PREFILTER = (AnyWord("key", "token", "secret", "passw", "passphrase", "credential", "bearer"),)
     # ParentNodeProvider: for `assigned_value` (zmqlint.codemods.security), computed only if asked.
     METADATA_DEPENDENCIES = (PositionProvider, ParentNodeProvider, ScopeProvider, QualifiedNameProvider)
 
