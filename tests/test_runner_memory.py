@@ -171,3 +171,64 @@ def test_chunks_keep_neighbouring_files_together_shorter_towards_the_end_and_the
     assert flat == sorted(flat)  # the rest in path order, neighbours in one chunk
     lengths = [len(chunk) for chunk in runs]
     assert lengths[0] >= 3 and lengths == sorted(lengths, reverse=True) and lengths[-1] == 1  # long runs first
+
+
+def test_a_module_linted_but_not_kept_for_fixing_is_freed_by_reference_counting(tmp_path):
+    """A module linted but not for a fix goes nowhere after its findings: the cycles it sat in
+    (the recursive visit, the wrapper and its lazy metadata, the context and its findings) are
+    undone, so that dropping the findings frees it without the cyclic collector."""
+    import libcst as cst
+
+    root = project(tmp_path)
+    target = root / "pkg1" / "service0.py"
+    target.write_text(SERVICE + "\n\ndef quiet():\n    try:\n        return 1\n    except Exception:\n        pass\n\n\ndef other():\n    return 2\n")
+    engine = Engine(Config.from_table({}, root=root))
+    engine.lint_text(target, "s.py", target.read_text(), for_fixing=False)  # the index warmed up
+    gc.collect()
+    was_enabled = gc.isenabled()
+    gc.disable()
+    gc.set_debug(gc.DEBUG_SAVEALL)
+    try:
+        findings, module, errors = engine.lint_text(target, "s.py", target.read_text(), for_fixing=False)
+        assert not errors and {"EXC601", "THR502"} <= {f.code for f in findings}
+        assert any(f.fix is not None for f in findings)
+        del findings, module
+        gc.collect()
+        cycles = [o for o in gc.garbage if isinstance(o, (cst.CSTNode, cst.MetadataWrapper))]
+        assert not cycles, cycles[:3]  # the tree went with reference counting
+    finally:
+        gc.set_debug(0)
+        gc.garbage.clear()
+        if was_enabled:
+            gc.enable()
+
+
+def test_visiting_leaves_no_cycle_holding_the_visitors():
+    import weakref
+
+    import libcst as cst
+
+    from zmqlint.traversal import visit_read_only
+
+    class Names(cst.BatchableCSTVisitor):
+        def __init__(self):
+            super().__init__()
+            self.seen = []
+
+        def visit_Name(self, node):
+            self.seen.append(node.value)
+
+    module = cst.parse_module("a = b + c\n")
+    visitor = Names()
+    gc.collect()
+    was_enabled = gc.isenabled()
+    gc.disable()
+    try:
+        visit_read_only(cst.MetadataWrapper(module), [visitor])
+        assert visitor.seen == ["a", "b", "c"]
+        ref = weakref.ref(visitor)
+        del visitor
+        assert ref() is None
+    finally:
+        if was_enabled:
+            gc.enable()

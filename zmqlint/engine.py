@@ -15,7 +15,7 @@ import dataclasses
 import traceback
 import warnings
 from pathlib import Path
-from typing import Dict, List, Mapping, Optional, Sequence, Set, Tuple, Type
+from typing import Callable, Dict, List, Mapping, Optional, Sequence, Set, Tuple, Type
 
 import libcst as cst
 from libcst.metadata import PositionProvider
@@ -180,6 +180,9 @@ class Engine:
         self.rules: List[Type[Rule]] = [rule for code, rule in rules.items() if code in self.enabled_codes]
         #: Files parsed with LibCST so far (their analysis is what leaves garbage cycles).
         self.cst_parses = 0
+        #: Called before LibCST parses a file (the runner freezes what the gates left, so that a
+        #: collection after the file looks only at what the LibCST phase made).
+        self.before_cst_parse: Optional[Callable[[], None]] = None
 
     # -- selection -------------------------------------------------------------------------
 
@@ -241,6 +244,8 @@ class Engine:
         # (`zmqlint.tolerant`); it gets an E999 per broken part and is never rewritten.
         # When only local rules run, what holds none of their candidates is stubbed out
         # (`zmqlint.slicing`).
+        if rules and self.before_cst_parse is not None:
+            self.before_cst_parse()
         parsed = tolerant.parse(text, need_module=bool(rules), tree=tree, keep=keep, whole_lines=whole, repair=repair)
         if parsed.module is not None:
             self.cst_parses += 1
@@ -271,6 +276,12 @@ class Engine:
             return [], None, [f"{display_path}: internal error while checking: {detail}"]
         suppressions = parse_suppressions(text)
         findings = [f for f in _without_superseded(context.findings, rules) if not is_suppressed(suppressions, f.line, f.code)]
+        if parsed.repaired or parsed.sliced or not for_fixing:
+            # The module goes nowhere (never rewritten): undo the references that make the
+            # tree part of a cycle (the wrapper and its lazy metadata; the context, its
+            # findings and their fixes' rules), so that it is freed as soon as the findings
+            # are, instead of waiting for the cyclic collector to find it.
+            _release(wrapper, context)
         if parsed.repaired:
             findings = [dataclasses.replace(f, fix=None) for f in findings] + syntax_errors
             findings.sort(key=lambda f: f.sort_key)
@@ -455,6 +466,14 @@ class _LazyMetadataWrapper(cst.MetadataWrapper):
             if provider not in self._lazy:
                 self._lazy[provider] = _LazyMetadata(self, provider)
         return {provider: self._lazy[provider] for provider in providers}
+
+
+def _release(wrapper: "_LazyMetadataWrapper", context: RuleContext) -> None:
+    """Break the cycles a linted module sits in, once nothing will fix it: ``wrapper`` and its
+    lazy metadata refer to each other, and so do ``context``, its findings, their fixes and the
+    rules those belong to. Metadata a rule already holds keeps working."""
+    wrapper._lazy = {}
+    context.findings = []
 
 
 def _without_superseded(findings: List[Finding], rules: Sequence[Type[Rule]]) -> List[Finding]:

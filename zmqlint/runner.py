@@ -211,6 +211,7 @@ class _Worker:
                 self._engine.index.hand_over(index, min(CARRIED_OVER, INDEX_BUDGET // 5))
             self._drop_engine()
             self._engine = Engine(self.config, fix_mode=self.fix_mode, use_prefilter=self.use_prefilter, index=index)
+            self._engine.before_cst_parse = _Collector.checkpoint
         return self._engine
 
     def _drop_engine(self) -> None:
@@ -218,11 +219,15 @@ class _Worker:
             self._engine.index.close()
             self._engine = None
 
-    def check(self, path: Path, shown: str) -> FileResult:
+    def check(self, path: Path, shown: str, *, portable: bool = False) -> FileResult:
+        """``portable``: the result is to cross a process boundary (`_portable`); it is made so
+        before the collection, so that what its fixes held is freed, not collected."""
         engine = self.engine()
         parses = engine.cst_parses
         try:
             result = engine.check_file(path, shown, write=False)
+            if portable:
+                result = _portable(result)
         except Exception as exc:  # a bug outside any rule: report it, keep the run going
             detail = "".join(traceback.format_exception_only(type(exc), exc)).strip()
             return FileResult(path=path, display_path=shown, errors=[f"{shown}: internal error: {detail}"])
@@ -274,6 +279,14 @@ class _Collector:
         gc.freeze()
 
     @classmethod
+    def checkpoint(cls) -> None:
+        """Before LibCST reads a file: freeze what exists (the index's new modules, the gates'
+        facts: alive for the run), so that the collection after the file traverses only what
+        the LibCST phase left."""
+        if cls.active:
+            gc.freeze()
+
+    @classmethod
     def file_done(cls, *, collect: bool = True) -> None:
         if cls.active:
             if collect:
@@ -314,7 +327,7 @@ def _init_process(worker: _Worker) -> None:
 
 def _check_chunk(tasks: Sequence[Task]) -> List[Tuple[int, FileResult]]:
     assert _PROCESS_WORKER is not None
-    return [(number, _portable(_PROCESS_WORKER.check(path, shown))) for number, path, shown in tasks]
+    return [(number, _PROCESS_WORKER.check(path, shown, portable=True)) for number, path, shown in tasks]
 
 
 def _write_fixed(worker: _Worker, result: FileResult) -> None:

@@ -98,7 +98,12 @@ def visit_read_only(wrapper: cst.MetadataWrapper, visitors: Iterable[cst.Batchab
         for method in found[1]:
             method(node)
 
-    with ExitStack() as stack:
-        for visitor in visitors:
-            stack.enter_context(visitor.resolve(wrapper))
-        visit(wrapper.module)
+    try:
+        with ExitStack() as stack:
+            for visitor in visitors:
+                stack.enter_context(visitor.resolve(wrapper))
+            visit(wrapper.module)
+    finally:
+        # `visit` refers to itself: emptying its cell breaks the cycle, which would otherwise
+        # keep the visitors (and, through them, the module) alive until a collection.
+        del visit
